@@ -1,0 +1,3 @@
+module github.com/inclavare/inclavare
+
+go 1.26.8
