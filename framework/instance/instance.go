@@ -88,6 +88,11 @@ var ErrUnsupported = errors.New("operation not supported by this instance")
 // evidence at all.
 const EvidenceTypeNull = "null"
 
+// NullVerifierName is the verifier that accepts peers without evidence. It
+// is never chosen automatically: a peer without evidence is accepted only
+// when this verifier is named.
+const NullVerifierName = "nullverifier"
+
 // ReportDataSize is the size of the report data bound into evidence.
 const ReportDataSize = 64
 

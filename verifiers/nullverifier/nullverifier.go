@@ -14,7 +14,7 @@ import (
 )
 
 // Name is the instance name, as in the C Rats-TLS.
-const Name = "nullverifier"
+const Name = instance.NullVerifierName
 
 // Registration describes the null verifier.
 var Registration = &registry.Registration{
