@@ -57,6 +57,8 @@ type Result struct {
 	Claims       instance.Claims   `json:"claims"`
 	CustomClaims map[string][]byte `json:"custom_claims,omitempty"`
 	Echo         string            `json:"echo"`
+	// Instances are the local instances used, with their sources.
+	Instances map[instance.Kind]ratstls.Selection `json:"instances"`
 }
 
 func run(opts *cli.Options) error {
@@ -112,6 +114,7 @@ func run(opts *cli.Options) error {
 		Claims:       p.Claims,
 		CustomClaims: p.CustomClaims,
 		Echo:         string(echo),
+		Instances:    sel,
 	}
 	if opts.JSON {
 		enc := json.NewEncoder(os.Stdout)

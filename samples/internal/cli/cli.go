@@ -23,16 +23,16 @@ import (
 // Options are the flags both samples take.
 type Options struct {
 	Attester, Verifier, TLS, Crypto string
-	Mutual, Endorsements           bool
-	LogLevel                       string
-	IP                             string
-	Port                           int
-	DebugEnclave                   bool
-	PluginDir                      string
-	NoBuiltin                      bool
-	ListInstances                  bool
-	JSON                           bool
-	KeyAlgorithm                   string
+	Mutual, Endorsements            bool
+	LogLevel                        string
+	IP                              string
+	Port                            int
+	DebugEnclave                    bool
+	PluginDir                       string
+	NoBuiltin                       bool
+	ListInstances                   bool
+	JSON                            bool
+	KeyAlgorithm                    string
 }
 
 // Register defines the flags on fs, each under its C short name and its
