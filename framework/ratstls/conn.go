@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -18,9 +19,13 @@ type Conn struct {
 	cfg  *Config
 	role instance.Role
 
-	hmu     sync.Mutex
-	done    bool
-	hsErr   error
+	hmu   sync.Mutex // held for a whole handshake
+	done  bool
+	hsErr error
+
+	// mu guards what a handshake produced; it is never held across I/O,
+	// so that Close, Peer and Session do not wait for a handshake.
+	mu      sync.Mutex
 	session instance.Session
 	peer    *Peer
 }
@@ -85,7 +90,8 @@ func (c *Conn) handshake(ctx context.Context) error {
 	}
 	s, err := tw.Negotiate(ctx, c.raw, tc)
 	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ErrRefused) {
+		// The socket deadline and ctx expire together; either may be seen first.
+		if (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) && !errors.Is(err, ErrRefused) {
 			err = fmt.Errorf("handshake did not finish within %s: %w", c.cfg.handshakeTimeout(), err)
 		}
 		c.cfg.logger().Debug("rats-tls handshake failed", "role", c.role, "remote", c.raw.RemoteAddr(), "err", err)
@@ -96,7 +102,9 @@ func (c *Conn) handshake(ctx context.Context) error {
 		s.Close()
 		return fmt.Errorf("rats-tls handshake as %s: TLS wrapper %q completed without checking the peer", c.role, tw.Descriptor().Name)
 	}
+	c.mu.Lock()
 	c.session, c.peer = s, peer
+	c.mu.Unlock()
 	return nil
 }
 
@@ -104,21 +112,21 @@ func (c *Conn) ready() (instance.Session, error) {
 	if err := c.HandshakeContext(context.Background()); err != nil {
 		return nil, err
 	}
-	return c.session, nil
+	return c.Session(), nil
 }
 
 // Peer returns what the handshake proved about the peer: nil before the
 // handshake, and on a server that does not require mutual attestation.
 func (c *Conn) Peer() *Peer {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.peer
 }
 
 // Session returns the negotiated session (nil before the handshake).
 func (c *Conn) Session() instance.Session {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.session
 }
 
@@ -140,7 +148,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return s.Write(b)
 }
 
-// Close closes the connection.
+// Close closes the connection. During a handshake it closes the underlying
+// connection, which aborts the handshake.
 func (c *Conn) Close() error {
 	if s := c.Session(); s != nil {
 		return s.Close()

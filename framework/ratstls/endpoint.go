@@ -175,6 +175,10 @@ func (st *endpoint) issue(ctx context.Context, c *Config) (err error) {
 func (st *endpoint) verifier(ctx context.Context, name, evType string) (instance.Verifier, error) {
 	st.vmu.Lock()
 	defer st.vmu.Unlock()
+	if st.verifiers == nil {
+		// Closed while this handshake waited for the peer's certificate.
+		return nil, ErrClosed
+	}
 	if s, ok := st.verifiers[evType]; ok {
 		return s.Instance.(instance.Verifier), nil
 	}

@@ -1,0 +1,202 @@
+package ratstls_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inclavare/inclavare/framework/ratstls"
+	"github.com/inclavare/inclavare/framework/tlsengine"
+)
+
+// handshakeCase is one way of making connections. start listens on a
+// loopback port (the listener and configurations live for the whole
+// benchmark) and returns how to open one client connection, handshake
+// included.
+type handshakeCase struct {
+	name  string
+	start func(tb testing.TB) (addr string, dial func(ctx context.Context, addr string) (net.Conn, error))
+}
+
+// handshakeCases are the sub-benchmarks of BenchmarkHandshake.
+// scripts/benchmedian reports every case relative to "plain".
+var handshakeCases = []handshakeCase{
+	// crypto/tls alone, configured like tlsengine: the floor.
+	{name: "plain", start: startPlain},
+	// Rats-TLS with the built-in null instances over Go TLS and crypto.
+	{name: "null", start: ratsCase(func(testing.TB) (server, client *ratstls.Config) {
+		return &ratstls.Config{Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
+			&ratstls.Config{Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
+	})},
+	// ---- Add the subprocess-plugin case here. ----
+	// The same null instances served as subprocess plugins: give both
+	// Configs a Catalog that holds only the plugins, so nothing falls back
+	// to a built-in, for example
+	//
+	//	{name: "null-plugins", start: ratsCase(func(tb testing.TB) (server, client *ratstls.Config) {
+	//		cat := registry.NewCatalog(true, pluginRegistrations(tb), quiet) // plugin.Discover(dir)
+	//		return &ratstls.Config{Catalog: cat, Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
+	//			&ratstls.Config{Catalog: cat, Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
+	//	})},
+}
+
+// BenchmarkHandshake measures one connection: dial, a full handshake on
+// both sides, a 1-byte echo (which the server sends only once its own
+// handshake is done) and close.
+func BenchmarkHandshake(b *testing.B) {
+	for _, hc := range handshakeCases {
+		b.Run(hc.name, func(b *testing.B) {
+			addr, dial := hc.start(b)
+			ctx := context.Background()
+			buf := []byte{'x'}
+			for b.Loop() {
+				c, err := dial(ctx, addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// TestHandshakeCasesComparable checks that the benchmark compares like with
+// like: every case negotiates TLS 1.3 with the same key exchange and
+// without resumption.
+func TestHandshakeCasesComparable(t *testing.T) {
+	noLeak(t)
+	type stater interface{ ConnectionState() tls.ConnectionState }
+	for _, hc := range handshakeCases {
+		t.Run(hc.name, func(t *testing.T) {
+			addr, dial := hc.start(t)
+			c, err := dial(context.Background(), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			echo(t, c, []byte{'x'})
+			var st stater
+			switch c := c.(type) {
+			case *tls.Conn:
+				st = c
+			case *ratstls.Conn:
+				st, _ = c.Session().(stater)
+			}
+			if st == nil {
+				t.Fatalf("%T exposes no TLS connection state", c)
+			}
+			cs := st.ConnectionState()
+			if cs.Version != tls.VersionTLS13 || cs.CurveID != tlsengine.DefaultCurves[0] || cs.DidResume {
+				t.Errorf("negotiated %s, %s, resumed=%v; want TLS 1.3, %s, no resumption",
+					tls.VersionName(cs.Version), cs.CurveID, cs.DidResume, tlsengine.DefaultCurves[0])
+			}
+			if len(cs.PeerCertificates) != 1 || cs.PeerCertificates[0].PublicKeyAlgorithm != x509.ECDSA {
+				t.Errorf("peer presented %d certificates; want one ECDSA", len(cs.PeerCertificates))
+			}
+		})
+	}
+}
+
+// serveEcho accepts on l until it is closed; each connection echoes one
+// byte (its first Read runs the server handshake) and closes.
+func serveEcho(b testing.TB, l net.Listener) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(waitFor))
+				buf := make([]byte, 1)
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Errorf("server: %v", err)
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					b.Errorf("server: %v", err)
+				}
+			})
+		}
+	})
+	b.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+}
+
+// startPlain is crypto/tls TLS 1.3 on both sides with what tlsengine sets:
+// a fresh self-signed ECDSA P-256 certificate, tlsengine.DefaultCurves, no
+// session tickets. The client skips chain verification, as Rats-TLS leaves
+// the self-signed certificate to its own checks.
+func startPlain(b testing.TB) (string, func(context.Context, string) (net.Conn, error)) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "plain"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		MaxVersion:             tls.VersionTLS13,
+		SessionTicketsDisabled: true,
+		CurvePreferences:       tlsengine.DefaultCurves,
+	}
+	srv, cli := base.Clone(), base.Clone()
+	srv.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}
+	cli.InsecureSkipVerify = true
+	l, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveEcho(b, l)
+	d := &tls.Dialer{Config: cli}
+	return l.Addr().String(), func(ctx context.Context, addr string) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", addr)
+	}
+}
+
+// ratsCase is a Rats-TLS case: configs makes the server and client
+// Configs, which serve every iteration and are closed at the end.
+func ratsCase(configs func(tb testing.TB) (server, client *ratstls.Config)) func(testing.TB) (string, func(context.Context, string) (net.Conn, error)) {
+	return func(b testing.TB) (string, func(context.Context, string) (net.Conn, error)) {
+		srv, cli := configs(b)
+		closeConfig(b, srv, cli)
+		l, err := ratstls.Listen(context.Background(), "tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		serveEcho(b, l)
+		return l.Addr().String(), func(ctx context.Context, addr string) (net.Conn, error) {
+			return ratstls.Dial(ctx, "tcp", addr, cli)
+		}
+	}
+}
