@@ -151,7 +151,11 @@ var (
 
 func init() {
 	var err error
-	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
+	encOpts := cbor.CoreDetEncOptions()
+	// A nil slice is an empty byte string, never null: the decoder takes
+	// byte strings only.
+	encOpts.NilContainers = cbor.NilContainerAsEmpty
+	if encMode, err = encOpts.EncMode(); err != nil {
 		panic(err)
 	}
 	decMode, err = cbor.DecOptions{
@@ -165,6 +169,30 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
+}
+
+// byteString decodes a CBOR byte string and nothing else: decoding into
+// []byte would also take null and undefined (as empty), a tag over a byte
+// string, and an array of small integers.
+type byteString []byte
+
+var majorTypes = [8]string{"unsigned integer", "negative integer", "byte string", "text string", "array", "map", "tag", "simple value or float"}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (b *byteString) UnmarshalCBOR(data []byte) error {
+	if len(data) == 0 || data[0]>>5 != 2 {
+		mt := "nothing"
+		if len(data) > 0 {
+			mt = "a CBOR " + majorTypes[data[0]>>5]
+		}
+		return fmt.Errorf("%s where a byte string is required", mt)
+	}
+	var v []byte
+	if err := decMode.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*b = v
+	return nil
 }
 
 // PubKeyHash is the value of the pubkey-hash claim.
@@ -204,7 +232,7 @@ func EncodeClaims(c Claims) ([]byte, error) {
 
 // DecodeClaims parses claims bytes (only the first CBOR item counts).
 func DecodeClaims(b []byte) (Claims, error) {
-	var m map[string][]byte
+	var m map[string]byteString
 	if _, err := decMode.UnmarshalFirst(b, &m); err != nil {
 		return Claims{}, fmt.Errorf("%w: claims are not a CBOR map of text to bytes: %w", ErrMalformed, err)
 	}
@@ -213,14 +241,23 @@ func DecodeClaims(b []byte) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: claims lack %q", ErrMalformed, claimPubKeyHash)
 	}
 	var c Claims
-	if _, err := decMode.UnmarshalFirst(pk, &c.PubKeyHash); err != nil {
+	var pkh struct {
+		_    struct{} `cbor:",toarray"`
+		Alg  instance.HashAlgorithm
+		Hash byteString
+	}
+	if _, err := decMode.UnmarshalFirst(pk, &pkh); err != nil {
 		return Claims{}, fmt.Errorf("%w: %q is not [alg, hash]: %w", ErrMalformed, claimPubKeyHash, err)
 	}
+	c.PubKeyHash = PubKeyHash{Alg: pkh.Alg, Hash: pkh.Hash}
 	if h := c.PubKeyHash.Alg.CryptoHash(); h == 0 || len(c.PubKeyHash.Hash) != h.Size() {
 		return Claims{}, fmt.Errorf("%w: %q names %s with a %d-byte hash", ErrMalformed, claimPubKeyHash, c.PubKeyHash.Alg, len(c.PubKeyHash.Hash))
 	}
 	delete(m, claimPubKeyHash)
-	c.Custom = m
+	c.Custom = make(map[string][]byte, len(m))
+	for k, v := range m {
+		c.Custom[k] = v
+	}
 	return c, nil
 }
 
@@ -235,8 +272,8 @@ func ReportData(claims []byte) []byte {
 
 type taggedEvidence struct {
 	_        struct{} `cbor:",toarray"`
-	Evidence []byte
-	Claims   []byte
+	Evidence byteString
+	Claims   byteString
 }
 
 // EncodeEvidence returns the value of the tagged evidence extension.
@@ -267,6 +304,9 @@ func DecodeEvidence(ext []byte) (tag uint64, evidence, claims []byte, err error)
 	if _, err := decMode.UnmarshalFirst(ext, &rt); err != nil {
 		return 0, nil, nil, fmt.Errorf("%w: evidence extension is not a tagged CBOR item: %w", ErrMalformed, err)
 	}
+	if rt.Content == nil { // cbor.RawTag takes null and undefined for nothing
+		return 0, nil, nil, fmt.Errorf("%w: evidence extension is not a tagged CBOR item but null or undefined", ErrMalformed)
+	}
 	var te taggedEvidence
 	if _, err := decMode.UnmarshalFirst(rt.Content, &te); err != nil {
 		return 0, nil, nil, fmt.Errorf("%w: tag %d does not hold [evidence, claims]: %w", ErrMalformed, rt.Number, err)
@@ -283,6 +323,9 @@ func DecodeEndorsements(ext []byte) (tag uint64, item []byte, err error) {
 	var rt cbor.RawTag
 	if _, err := decMode.UnmarshalFirst(ext, &rt); err != nil {
 		return 0, nil, fmt.Errorf("%w: endorsements extension is not a tagged CBOR item: %w", ErrMalformed, err)
+	}
+	if rt.Content == nil { // cbor.RawTag takes null and undefined for nothing
+		return 0, nil, fmt.Errorf("%w: endorsements extension is not a tagged CBOR item but null or undefined", ErrMalformed)
 	}
 	return rt.Number, []byte(rt.Content), nil
 }
@@ -460,7 +503,7 @@ func unwrapCMW(b []byte) ([]byte, error) {
 	if err := decMode.Unmarshal(raw, &rec); err != nil || len(rec) < 2 || len(rec) > 3 {
 		return nil, fmt.Errorf("%w: CMW is neither a record [type, value, ?ind] nor tagged evidence", ErrMalformed)
 	}
-	var value []byte
+	var value byteString
 	if err := decMode.Unmarshal(rec[1], &value); err != nil {
 		return nil, fmt.Errorf("%w: CMW value is not a byte string: %w", ErrMalformed, err)
 	}
