@@ -407,7 +407,7 @@ func Find(cert *x509.Certificate, maxSize int) (*Found, error) {
 	}
 	switch {
 	case carriers == 0:
-		return &Found{Format: FormatNone}, nil
+		return &Found{Format: FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}, nil
 	case carriers > 1:
 		return nil, fmt.Errorf("%w: the certificate carries %d evidence extensions; exactly one is allowed", ErrMalformed, carriers)
 	case len(legacy) == 1:

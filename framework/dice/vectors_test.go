@@ -24,7 +24,7 @@ func TestVectorNullAttester(t *testing.T) {
 	if f.Format != dice.FormatNone {
 		t.Errorf("Format = %q, want %q", f.Format, dice.FormatNone)
 	}
-	if f.Evidence.Type != "" || f.Evidence.Data != nil || f.Tag != 0 || f.ClaimsBytes != nil || f.ReportData != nil || f.Endorsements != nil {
+	if f.Evidence.Type != instance.EvidenceTypeNull || f.Evidence.Data != nil || f.Tag != 0 || f.ClaimsBytes != nil || f.ReportData != nil || f.Endorsements != nil {
 		t.Errorf("Find found attestation in a certificate without evidence: %+v", f)
 	}
 	if k, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {

@@ -143,7 +143,7 @@ func checkPlugin(path string) ([]byte, error) {
 	}
 	if err != nil {
 		if errors.Is(err, ErrUntrusted) {
-			return nil, err
+			return nil, &pluginError{msg: fmt.Sprintf("plugin %s cannot be checked: %v", path, err), errs: []error{err}}
 		}
 		return nil, fmt.Errorf("plugin %s: reading its manifest: %w", path, err)
 	}

@@ -335,7 +335,7 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 func truncate(s string) string {
-	const max = 120
+	const max = 400
 	if len(s) > max {
 		return s[:max] + "..."
 	}

@@ -46,38 +46,34 @@ var (
 
 // verifyPeer checks the peer's chain and returns what it proved.
 func (c *Config) verifyPeer(ctx context.Context, st *endpoint, raw [][]byte) (*Peer, error) {
-	nullNamed := c.Verifier == instance.NullVerifierName
-	if len(raw) == 0 {
-		if !nullNamed {
-			return nil, fmt.Errorf("%w: no certificate (name the verifier %q to accept unattested peers)", ErrNoEvidence, instance.NullVerifierName)
+	p := &Peer{Format: dice.FormatNone, EvidenceType: instance.EvidenceTypeNull}
+	found := &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}
+	if len(raw) > 0 {
+		cert, err := x509.ParseCertificate(raw[0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: parsing: %w", ErrBadCertificate, err)
 		}
-		return c.checkCallback(ctx, &Peer{Format: dice.FormatNone, EvidenceType: instance.EvidenceTypeNull, Verifier: instance.NullVerifierName})
-	}
-	cert, err := x509.ParseCertificate(raw[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: parsing: %w", ErrBadCertificate, err)
-	}
-	if err := c.checkCertificate(cert); err != nil {
-		return nil, err
-	}
-	found, err := dice.Find(cert, c.MaxEvidenceSize)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
-	}
-	p := &Peer{
-		Format:       found.Format,
-		EvidenceType: found.Evidence.Type,
-		CustomClaims: found.Claims.Custom,
-		Evidence:     found.Evidence.Data,
-		Endorsements: found.Endorsements,
-		Certificate:  cert,
+		if err := c.checkCertificate(cert); err != nil {
+			return nil, err
+		}
+		if found, err = dice.Find(cert, c.MaxEvidenceSize); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		p.Format, p.Certificate = found.Format, cert
+		p.CustomClaims, p.Endorsements = found.Claims.Custom, found.Endorsements
 	}
 	if found.Format == dice.FormatNone {
-		if !nullNamed {
-			return nil, fmt.Errorf("%w: the certificate has no evidence extension (name the verifier %q to accept unattested peers)", ErrNoEvidence, instance.NullVerifierName)
+		// Fail closed: only an explicitly named null verifier accepts a
+		// peer without evidence.
+		if c.Verifier != instance.NullVerifierName {
+			what := "no certificate"
+			if len(raw) > 0 {
+				what = "the certificate has no evidence extension"
+			}
+			return nil, fmt.Errorf("%w: %s (name the verifier %q to accept unattested peers)", ErrNoEvidence, what, instance.NullVerifierName)
 		}
-		p.EvidenceType, p.Verifier, p.Claims = instance.EvidenceTypeNull, instance.NullVerifierName, instance.Claims{}
-		return c.checkCallback(ctx, p)
+	} else {
+		p.EvidenceType, p.Evidence = found.Evidence.Type, found.Evidence.Data
 	}
 	v, err := st.verifier(ctx, c.Verifier, found.Evidence.Type)
 	if err != nil {
@@ -87,7 +83,8 @@ func (c *Config) verifyPeer(ctx context.Context, st *endpoint, raw [][]byte) (*P
 	if err != nil {
 		return nil, fmt.Errorf("%w: verifier %q: %w", ErrRefused, v.Descriptor().Name, err)
 	}
-	p.Attested, p.Verifier, p.Claims = true, v.Descriptor().Name, claims
+	p.Attested = found.Format != dice.FormatNone
+	p.Verifier, p.Claims = v.Descriptor().Name, claims
 	return c.checkCallback(ctx, p)
 }
 
