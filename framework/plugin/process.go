@@ -289,7 +289,7 @@ func (f *file) failure(ctx context.Context, s *session, op string, budget time.D
 		return fmt.Errorf("plugin %s: %s: %w", f.path, op, err)
 	}
 	switch st.Code() {
-	case codes.Unknown, codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.Unimplemented, codes.PermissionDenied:
+	case codes.Unknown, codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.Unimplemented, codes.PermissionDenied, codes.Canceled:
 		return f.reported(op, st)
 	case codes.ResourceExhausted:
 		s.kill()
