@@ -84,6 +84,11 @@ func run(opts *cli.Options) error {
 	addr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// Configuration errors (no such instance, a refused plugin) are
+	// reported before connecting.
+	if err := cfg.Init(dctx, instance.RoleClient); err != nil {
+		return err
+	}
 	c, err := ratstls.Dial(dctx, "tcp", addr, cfg)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", addr, err)
