@@ -189,10 +189,10 @@ type remoteKey struct {
 // Public returns the public key, cached when the key was made.
 func (k *remoteKey) Public() crypto.PublicKey { return k.pub }
 
-// Sign signs digest in the plugin (one call, bounded by the default call
-// timeout) and verifies the signature before returning it. It fails with an
-// error wrapping ErrKeyLost if the plugin process was restarted since the
-// key was made.
+// Sign signs digest in the plugin (one call, bounded by Config.CallTimeout)
+// and verifies the signature before returning it. rand is not used: the
+// plugin draws its own randomness. It fails with an error wrapping
+// ErrKeyLost if the plugin process was restarted since the key was made.
 func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	req := &pb.SignRequest{Handle: k.handle, Digest: digest}
 	var hash crypto.Hash

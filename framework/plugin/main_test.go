@@ -351,7 +351,9 @@ func TestHostKilledTakesPluginWithIt(t *testing.T) {
 	dir := pluginDir(t, nullAttester)
 	path := filepath.Join(dir, nullAttester)
 	host := exec.Command(os.Args[0], "-test.run=^$")
-	host.Env = append(os.Environ(), envTestHost+"="+dir)
+	// The helper host inherits a stale host PID, as a host that is itself a
+	// plugin would: its plugin must watch the helper host, not that one.
+	host.Env = append(os.Environ(), envTestHost+"="+dir, envHostPID+"=1")
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

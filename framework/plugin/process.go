@@ -37,8 +37,9 @@ type session struct {
 	stderr *stderrTail
 	gen    uint64 // which start of its proc this is; set under proc.mu
 
-	once sync.Once
-	dead atomic.Bool
+	ready atomic.Bool // the start attempt is over: cmd.Process is settled
+	once  sync.Once
+	dead  atomic.Bool
 }
 
 // live holds the sessions that CleanupClients kills.
@@ -48,9 +49,11 @@ var live = struct {
 }{m: map[*session]struct{}{}}
 
 // CleanupClients kills every plugin process this package started that is
-// still running. Hosts call it on their way out (after closing the instances
-// they could); a host killed outright relies instead on the plugins noticing
-// that their parent is gone.
+// still running, and waits until they are gone (a process still starting is
+// killed when its start ends). Hosts call it on their way out, after closing
+// the instances they could; a host killed outright relies instead on its
+// plugins noticing that their parent is gone. Instances whose process it
+// killed start a fresh one on their next call.
 func CleanupClients() {
 	live.Lock()
 	ss := make([]*session, 0, len(live.m))
@@ -76,10 +79,16 @@ func (f *file) start(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	cmd := exec.Command(f.path)
-	cmd.Env = []string{
-		envHostPID + "=" + strconv.Itoa(os.Getpid()),
-		envLogLevel + "=" + newHCLogger(f.log, "").GetLevel().String(),
+	// The host's environment, less what this host says itself (a host that
+	// is itself a plugin has its own host's values); go-plugin adds its own.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envHostPID+"=") && !strings.HasPrefix(kv, envLogLevel+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
+	cmd.Env = append(cmd.Env,
+		envHostPID+"="+strconv.Itoa(os.Getpid()),
+		envLogLevel+"="+newHCLogger(f.log, "").GetLevel().String())
 	setParentDeathSignal(cmd)
 	s := &session{f: f, cmd: cmd, stderr: &stderrTail{}}
 	s.client = goplugin.NewClient(&goplugin.ClientConfig{
@@ -89,6 +98,7 @@ func (f *file) start(ctx context.Context) (*session, error) {
 		SecureConfig:     &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		SkipHostEnv:      true,
 		StartTimeout:     f.cfg.StartTimeout,
 		Logger:           newHCLogger(f.log, filepath.Base(f.path)),
 		Stderr:           s.stderr,
@@ -96,8 +106,15 @@ func (f *file) start(ctx context.Context) (*session, error) {
 			grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))},
 	})
 	f.log.Debug("starting plugin")
+	live.Lock()
+	live.m[s] = struct{}{}
+	live.Unlock()
 	done := make(chan error, 1)
-	go func() { done <- s.connect() }()
+	go func() {
+		err := s.connect()
+		s.ready.Store(true)
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -110,9 +127,6 @@ func (f *file) start(ctx context.Context) (*session, error) {
 		}()
 		return nil, fmt.Errorf("starting plugin %s: %w", f.path, ctx.Err())
 	}
-	live.Lock()
-	live.m[s] = struct{}{}
-	live.Unlock()
 	f.log.Debug("plugin started", "pid", s.pid())
 	return s, nil
 }
@@ -159,11 +173,13 @@ func (s *session) startFailed(err error) error {
 	return &pluginError{msg: fmt.Sprintf("plugin %s did not start: %s", f.path, first), errs: []error{err}}
 }
 
-// kill ends the process at once and waits until it is reaped.
+// kill ends the process at once and waits until it is reaped. A process
+// still being started is left to go-plugin's Kill, which waits for the start
+// to end (at most Config.StartTimeout).
 func (s *session) kill() {
 	s.once.Do(func() {
 		s.dead.Store(true)
-		if s.cmd.Process != nil {
+		if s.ready.Load() && s.cmd.Process != nil {
 			_ = s.cmd.Process.Kill()
 		}
 		s.client.Kill()
@@ -188,7 +204,7 @@ func (s *session) untrack() {
 }
 
 func (s *session) pid() int {
-	if s.cmd.Process == nil {
+	if !s.ready.Load() || s.cmd.Process == nil {
 		return 0
 	}
 	return s.cmd.Process.Pid
