@@ -50,7 +50,7 @@ func Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig, p in
 		c = tls.Client(conn, tc)
 	}
 	if err := c.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("TLS 1.3 handshake as %s: %w", cfg.Role, err)
+		return nil, fmt.Errorf("TLS 1.3: %w", err)
 	}
 	return tlsSession{c}, nil
 }
