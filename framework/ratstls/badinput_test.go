@@ -486,7 +486,7 @@ func TestBadServers(t *testing.T) {
 			c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 		})
 		_, err := dial(t, addr, cli)
-		wantErr(t, "client", err, nil, "TLS 1.3 handshake as client")
+		wantErr(t, "client", err, nil, "rats-tls handshake as client: TLS 1.3")
 		if err != nil && errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("garbage was taken for a stall: %v", err)
 		}

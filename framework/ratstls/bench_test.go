@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inclavare/inclavare/framework/plugin"
 	"github.com/inclavare/inclavare/framework/ratstls"
+	"github.com/inclavare/inclavare/framework/registry"
 	"github.com/inclavare/inclavare/framework/tlsengine"
+	"github.com/inclavare/inclavare/internal/testbuild"
 )
 
 // handshakeCase is one way of making connections. start listens on a
@@ -38,16 +41,13 @@ var handshakeCases = []handshakeCase{
 		return &ratstls.Config{Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
 			&ratstls.Config{Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
 	})},
-	// ---- Add the subprocess-plugin case here. ----
-	// The same null instances served as subprocess plugins: give both
-	// Configs a Catalog that holds only the plugins, so nothing falls back
-	// to a built-in, for example
-	//
-	//	{name: "null-plugins", start: ratsCase(func(tb testing.TB) (server, client *ratstls.Config) {
-	//		cat := registry.NewCatalog(true, pluginRegistrations(tb), quiet) // plugin.Discover(dir)
-	//		return &ratstls.Config{Catalog: cat, Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
-	//			&ratstls.Config{Catalog: cat, Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
-	//	})},
+	// The same null instances, every one served by a subprocess plugin:
+	// the Catalog holds only plugins, so nothing falls back to a built-in.
+	{name: "null-plugins", start: ratsCase(func(tb testing.TB) (server, client *ratstls.Config) {
+		cat := pluginCatalog(tb)
+		return &ratstls.Config{Catalog: cat, Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
+			&ratstls.Config{Catalog: cat, Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
+	})},
 }
 
 // BenchmarkHandshake measures one connection: dial, a full handshake on
@@ -199,4 +199,19 @@ func ratsCase(configs func(tb testing.TB) (server, client *ratstls.Config)) func
 			return ratstls.Dial(ctx, "tcp", addr, cli)
 		}
 	}
+}
+
+// pluginCatalog builds the plugins into a temporary directory and returns
+// a catalogue of them alone.
+func pluginCatalog(tb testing.TB) *registry.Catalog {
+	dir := tb.TempDir()
+	if err := testbuild.Plugins(dir); err != nil {
+		tb.Fatal(err)
+	}
+	regs, err := plugin.Discover(context.Background(), dir, quiet)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(plugin.CleanupClients)
+	return registry.NewCatalog(true, regs, quiet)
 }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inclavare/inclavare/framework/plugin"
+	"github.com/inclavare/inclavare/internal/testbuild"
 )
 
 var (
@@ -45,22 +45,10 @@ func TestMain(m *testing.M) {
 
 // build compiles the samples and plugins as make build does.
 func build() error {
-	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+	if err := testbuild.Go(binDir, testbuild.Module+"/samples/rats-tls-server", testbuild.Module+"/samples/rats-tls-client"); err != nil {
 		return err
 	}
-	for _, b := range []struct {
-		out  string
-		pkgs []string
-	}{
-		{binDir + "/", []string{"../rats-tls-server", "../rats-tls-client"}},
-		{pluginDir + "/", []string{"../../cmd/plugins/...", "../rats-tls-attester-sample"}},
-	} {
-		cmd := exec.Command("go", append([]string{"build", "-o", b.out}, b.pkgs...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %v: %v\n%s", b.pkgs, err, out)
-		}
-	}
-	return plugin.WriteManifest(pluginDir)
+	return testbuild.Plugins(pluginDir)
 }
 
 // server is a running rats-tls-server.
