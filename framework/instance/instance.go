@@ -312,6 +312,10 @@ type TLSProfile struct {
 	// CurvePreferences orders key exchanges (empty: X25519MLKEM768 first,
 	// then X25519, P-256, P-384).
 	CurvePreferences []uint16
+	// ChecksPeer tells whether the wrapper's CheckPeer does anything. When
+	// false, a host running the wrapper as a plugin skips that call (one
+	// round trip per handshake).
+	ChecksPeer bool
 }
 
 // TLSProfiler is implemented by TLS wrappers that can be served as

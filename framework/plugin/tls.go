@@ -52,7 +52,7 @@ func (w *tlsWrapper) Profile(ctx context.Context) (instance.TLSProfile, error) {
 }
 
 func profileFromProto(resp *pb.ProfileResponse) (instance.TLSProfile, error) {
-	p := instance.TLSProfile{Protocol: resp.GetProtocol()}
+	p := instance.TLSProfile{Protocol: resp.GetProtocol(), ChecksPeer: resp.GetChecksPeer()}
 	switch p.Protocol {
 	case instance.ProtocolTLS13, instance.ProtocolNone:
 	case "":
@@ -99,6 +99,10 @@ func (w *tlsWrapper) Negotiate(ctx context.Context, conn net.Conn, cfg *instance
 	if verify == nil && p.Protocol != instance.ProtocolNone {
 		return nil, errors.New("TLS session without a peer check: the framework must set VerifyPeer")
 	}
+	if !p.ChecksPeer {
+		// The plugin has no peer check of its own: no round trip.
+		return tlsengine.Negotiate(ctx, conn, cfg, p)
+	}
 	c := *cfg
 	c.VerifyPeer = func(rawCerts [][]byte) error {
 		if err := w.CheckPeer(ctx, rawCerts); err != nil {
@@ -130,7 +134,7 @@ func (s *tlsServer) Profile(ctx context.Context, _ *pb.ProfileRequest) (*pb.Prof
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &pb.ProfileResponse{Protocol: p.Protocol}
+	resp := &pb.ProfileResponse{Protocol: p.Protocol, ChecksPeer: p.ChecksPeer}
 	for _, c := range p.CipherSuites {
 		resp.CipherSuites = append(resp.CipherSuites, uint32(c))
 	}

@@ -68,8 +68,11 @@ type ProfileResponse struct {
 	// cipher_suites and curve_preferences are 16-bit TLS identifiers.
 	CipherSuites     []uint32 `protobuf:"varint,2,rep,packed,name=cipher_suites,json=cipherSuites,proto3" json:"cipher_suites,omitempty"`
 	CurvePreferences []uint32 `protobuf:"varint,3,rep,packed,name=curve_preferences,json=curvePreferences,proto3" json:"curve_preferences,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// checks_peer tells whether CheckPeer does anything; when false the host
+	// skips that call, saving a round trip per handshake.
+	ChecksPeer    bool `protobuf:"varint,4,opt,name=checks_peer,json=checksPeer,proto3" json:"checks_peer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProfileResponse) Reset() {
@@ -121,6 +124,13 @@ func (x *ProfileResponse) GetCurvePreferences() []uint32 {
 		return x.CurvePreferences
 	}
 	return nil
+}
+
+func (x *ProfileResponse) GetChecksPeer() bool {
+	if x != nil {
+		return x.ChecksPeer
+	}
+	return false
 }
 
 type CheckPeerRequest struct {
@@ -209,11 +219,13 @@ var File_tls_proto protoreflect.FileDescriptor
 const file_tls_proto_rawDesc = "" +
 	"\n" +
 	"\ttls.proto\x12\x11ratstls.plugin.v1\x1a\fcommon.proto\"\x10\n" +
-	"\x0eProfileRequest\"\x7f\n" +
+	"\x0eProfileRequest\"\xa0\x01\n" +
 	"\x0fProfileResponse\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\tR\bprotocol\x12#\n" +
 	"\rcipher_suites\x18\x02 \x03(\rR\fcipherSuites\x12+\n" +
-	"\x11curve_preferences\x18\x03 \x03(\rR\x10curvePreferences\"6\n" +
+	"\x11curve_preferences\x18\x03 \x03(\rR\x10curvePreferences\x12\x1f\n" +
+	"\vchecks_peer\x18\x04 \x01(\bR\n" +
+	"checksPeer\"6\n" +
 	"\x10CheckPeerRequest\x12\"\n" +
 	"\fcertificates\x18\x01 \x03(\fR\fcertificates\"\x13\n" +
 	"\x11CheckPeerResponse2\xe5\x03\n" +

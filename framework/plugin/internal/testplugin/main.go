@@ -110,7 +110,7 @@ type profiler struct{ wrapper }
 func (profiler) Descriptor() instance.Descriptor { return tlsRegistration.Descriptor }
 
 func (profiler) Profile(context.Context) (instance.TLSProfile, error) {
-	return instance.TLSProfile{Protocol: instance.ProtocolTLS13}, nil
+	return instance.TLSProfile{Protocol: instance.ProtocolTLS13, ChecksPeer: true}, nil
 }
 
 func (profiler) CheckPeer(_ context.Context, rawCerts [][]byte) error {
