@@ -3,6 +3,7 @@ package dice_test
 import (
 	"bytes"
 	"crypto/x509/pkix"
+	"github.com/fxamacker/cbor/v2"
 	"testing"
 
 	"github.com/inclavare/inclavare/framework/dice"
@@ -128,7 +129,10 @@ func TestNilBytesEncodeEmpty(t *testing.T) {
 	if err != nil || tag != dice.TagSEV || !bytes.Equal(ev, []byte{1}) || len(claims) != 0 {
 		t.Errorf("DecodeEvidence(EncodeEvidence(nil claims)) = %d, %x, %x, %v", tag, ev, claims, err)
 	}
-	ext, err = dice.EncodeEvidence(instance.Evidence{Type: "sev"}, b)
+	// Empty evidence is refused on the way out, and on the way in.
+	_, err = dice.EncodeEvidence(instance.Evidence{Type: "sev"}, b)
+	checkErr(t, err, dice.ErrMalformed, "empty sev evidence")
+	ext, err = cbor.Marshal(cbor.Tag{Number: dice.TagSEV, Content: [][]byte{{}, b}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -282,6 +282,14 @@ func EncodeEvidence(ev instance.Evidence, claims []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(ev.Data) == 0 {
+		return nil, fmt.Errorf("%w: empty %s evidence", ErrMalformed, ev.Type)
+	}
+	// What a reader would take the evidence for must be what it is: an Intel
+	// quote's header must name the TEE its type says.
+	if got, err := TypeOf(tag, ev.Data); err != nil || got != ev.Type {
+		return nil, fmt.Errorf("%w: evidence of type %s reads as %q under tag %d (%v)", ErrMalformed, ev.Type, got, tag, err)
+	}
 	return encMode.Marshal(cbor.Tag{Number: tag, Content: taggedEvidence{Evidence: ev.Data, Claims: claims}})
 }
 

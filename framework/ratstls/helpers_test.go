@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"github.com/fxamacker/cbor/v2"
 	"io"
 	"log/slog"
 	"math/big"
@@ -341,6 +342,14 @@ func claimsFor(t testing.TB, pub crypto.PublicKey, custom map[string][]byte) []b
 // evidenceExt is the tagged evidence extension holding evidence and claims.
 func evidenceExt(t testing.TB, evidence, claims []byte) pkix.Extension {
 	t.Helper()
+	if len(evidence) == 0 {
+		// dice.EncodeEvidence refuses to write this; a hostile peer would.
+		v, err := cbor.Marshal(cbor.Tag{Number: dice.TagSGXLegacyReport, Content: [][]byte{{}, claims}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pkix.Extension{Id: dice.OIDTaggedEvidence, Value: v}
+	}
 	v, err := dice.EncodeEvidence(instance.Evidence{Type: testtee.EvidenceType, Data: evidence}, claims)
 	if err != nil {
 		t.Fatal(err)
