@@ -106,8 +106,15 @@ type Evidence struct {
 
 // Options are given to every instance when it is created.
 type Options struct {
-	// DebugEnclave asks attesters to allow a debug enclave (-D).
+	// DebugEnclave asks attesters to run a debug enclave, and verifiers to
+	// accept evidence from a debug TEE (-D). Verifiers refuse debug TEEs
+	// without it.
 	DebugEnclave bool
+	// AllowSimulated lets verifiers trust evidence from a simulated TEE
+	// (signed by a test key hierarchy, not by a hardware vendor). Without
+	// it, such evidence is refused with a reason that says so; with it, the
+	// verifier marks its claims "simulated": true.
+	AllowSimulated bool
 	// Endorsements asks attesters to collect endorsements (-e).
 	Endorsements bool
 }

@@ -114,8 +114,9 @@ func (p *proc) session(ctx context.Context) (*session, error) {
 	}
 	err = p.f.invoke(ctx, s, "Init", func(ctx context.Context) error {
 		_, err := s.common().Init(ctx, &pb.InitRequest{Options: &pb.Options{
-			DebugEnclave: p.opts.DebugEnclave,
-			Endorsements: p.opts.Endorsements,
+			DebugEnclave:   p.opts.DebugEnclave,
+			Endorsements:   p.opts.Endorsements,
+			AllowSimulated: p.opts.AllowSimulated,
 		}})
 		return err
 	})

@@ -184,7 +184,7 @@ func (s *server) Init(ctx context.Context, req *pb.InitRequest) (*pb.InitRespons
 		}
 	}
 	o := req.GetOptions()
-	inst, err := s.reg.New(ctx, instance.Options{DebugEnclave: o.GetDebugEnclave(), Endorsements: o.GetEndorsements()})
+	inst, err := s.reg.New(ctx, instance.Options{DebugEnclave: o.GetDebugEnclave(), Endorsements: o.GetEndorsements(), AllowSimulated: o.GetAllowSimulated()})
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("creating %s %q: %w", s.reg.Descriptor.Kind, s.reg.Descriptor.Name, err))
 	}

@@ -55,8 +55,12 @@ type Config struct {
 	Mutual bool
 	// Endorsements embeds the attester's endorsements in the certificate.
 	Endorsements bool
-	// DebugEnclave allows a debug enclave where an attester cares.
+	// DebugEnclave runs a debug enclave where an attester cares, and lets
+	// verifiers accept a debug TEE.
 	DebugEnclave bool
+	// AllowSimulated lets verifiers trust simulated TEEs (for machines
+	// without TEE hardware); their claims are then marked "simulated".
+	AllowSimulated bool
 	// CustomClaims are bound into the evidence next to the key.
 	CustomClaims map[string][]byte
 	// VerifyPeer, when set, is called after the peer's evidence verified;

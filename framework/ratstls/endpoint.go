@@ -68,7 +68,7 @@ func (c *Config) newEndpoint(ctx context.Context) (*endpoint, error) {
 	}
 	st := &endpoint{
 		catalog:   cat,
-		opts:      instance.Options{DebugEnclave: c.DebugEnclave, Endorsements: c.Endorsements},
+		opts:      instance.Options{DebugEnclave: c.DebugEnclave, Endorsements: c.Endorsements, AllowSimulated: c.AllowSimulated},
 		verifiers: map[string]registry.Selected{},
 	}
 	var err error

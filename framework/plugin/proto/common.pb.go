@@ -99,11 +99,12 @@ func (x *Descriptor) GetPriority() int64 {
 
 // Options mirrors instance.Options.
 type Options struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	DebugEnclave  bool                   `protobuf:"varint,1,opt,name=debug_enclave,json=debugEnclave,proto3" json:"debug_enclave,omitempty"`
-	Endorsements  bool                   `protobuf:"varint,2,opt,name=endorsements,proto3" json:"endorsements,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	DebugEnclave   bool                   `protobuf:"varint,1,opt,name=debug_enclave,json=debugEnclave,proto3" json:"debug_enclave,omitempty"`
+	Endorsements   bool                   `protobuf:"varint,2,opt,name=endorsements,proto3" json:"endorsements,omitempty"`
+	AllowSimulated bool                   `protobuf:"varint,3,opt,name=allow_simulated,json=allowSimulated,proto3" json:"allow_simulated,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Options) Reset() {
@@ -146,6 +147,13 @@ func (x *Options) GetDebugEnclave() bool {
 func (x *Options) GetEndorsements() bool {
 	if x != nil {
 		return x.Endorsements
+	}
+	return false
+}
+
+func (x *Options) GetAllowSimulated() bool {
+	if x != nil {
+		return x.AllowSimulated
 	}
 	return false
 }
@@ -537,10 +545,11 @@ const file_common_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1a\n" +
-	"\bpriority\x18\x04 \x01(\x03R\bpriority\"R\n" +
+	"\bpriority\x18\x04 \x01(\x03R\bpriority\"{\n" +
 	"\aOptions\x12#\n" +
 	"\rdebug_enclave\x18\x01 \x01(\bR\fdebugEnclave\x12\"\n" +
-	"\fendorsements\x18\x02 \x01(\bR\fendorsements\"2\n" +
+	"\fendorsements\x18\x02 \x01(\bR\fendorsements\x12'\n" +
+	"\x0fallow_simulated\x18\x03 \x01(\bR\x0eallowSimulated\"2\n" +
 	"\bEvidence\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"\x11\n" +

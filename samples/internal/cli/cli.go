@@ -28,6 +28,7 @@ type Options struct {
 	IP                              string
 	Port                            int
 	DebugEnclave                    bool
+	AllowSimulated                  bool
 	PluginDir                       string
 	NoBuiltin                       bool
 	ListInstances                   bool
@@ -57,7 +58,8 @@ func Register(fs *flag.FlagSet) *Options {
 	str(&o.IP, "i", "ip", "127.0.0.1", "IP `address`")
 	fs.IntVar(&o.Port, "p", 1234, "TCP `port`")
 	fs.IntVar(&o.Port, "port", 1234, "TCP `port`")
-	boolean(&o.DebugEnclave, "D", "debug-enclave", "allow a debug enclave")
+	boolean(&o.DebugEnclave, "D", "debug-enclave", "run a debug enclave, and accept a debug TEE")
+	fs.BoolVar(&o.AllowSimulated, "allow-simulated", false, "trust simulated TEEs (no hardware; never in production)")
 	fs.StringVar(&o.PluginDir, "plugin-dir", "", "subprocess plugin `directory` (default: $RATS_TLS_PLUGIN_DIR, else /usr/local/lib/rats-tls/plugins)")
 	fs.BoolVar(&o.NoBuiltin, "no-builtin", false, "use only subprocess plugins")
 	fs.BoolVar(&o.ListInstances, "list-instances", false, "list every instance, usable here or why not, and exit")
@@ -108,16 +110,17 @@ func (o *Options) Config(cat *registry.Catalog, log *slog.Logger) (*ratstls.Conf
 		return nil, err
 	}
 	return &ratstls.Config{
-		Attester:     o.Attester,
-		Verifier:     o.Verifier,
-		TLS:          o.TLS,
-		Crypto:       o.Crypto,
-		KeyAlgorithm: alg,
-		Mutual:       o.Mutual,
-		Endorsements: o.Endorsements,
-		DebugEnclave: o.DebugEnclave,
-		Catalog:      cat,
-		Logger:       log,
+		Attester:       o.Attester,
+		Verifier:       o.Verifier,
+		TLS:            o.TLS,
+		Crypto:         o.Crypto,
+		KeyAlgorithm:   alg,
+		Mutual:         o.Mutual,
+		Endorsements:   o.Endorsements,
+		DebugEnclave:   o.DebugEnclave,
+		AllowSimulated: o.AllowSimulated,
+		Catalog:        cat,
+		Logger:         log,
 	}, nil
 }
 
