@@ -421,16 +421,24 @@ func Find(cert *x509.Certificate, maxSize int) (*Found, error) {
 	case len(legacy) == 1:
 		return findLegacy(cert, legacyOIDs[legacy[0]].evType, legacyVals[0], maxSize)
 	}
-	f := &Found{Format: FormatDICE}
-	ext := dice
+	format, ext := FormatDICE, dice
 	if cmw != nil {
-		f.Format = FormatCMW
+		format = FormatCMW
 		var err error
 		if ext, err = unwrapCMW(cmw); err != nil {
 			return nil, err
 		}
 	}
-	tag, ev, claims, err := DecodeEvidence(ext)
+	return Bind(cert, format, ext, endorse)
+}
+
+// Bind decodes a tagged evidence value (and, when not nil, an endorsements
+// value) that belongs to cert, wherever it travelled: in cert's extensions
+// or in a message after the handshake. It checks the pubkey-hash claim
+// against cert's key in constant time and computes the report data the
+// evidence must carry. Size caps are the caller's.
+func Bind(cert *x509.Certificate, format Format, evidence, endorsements []byte) (*Found, error) {
+	tag, ev, claims, err := DecodeEvidence(evidence)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +446,7 @@ func Find(cert *x509.Certificate, maxSize int) (*Found, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.Tag, f.Evidence, f.ClaimsBytes = tag, instance.Evidence{Type: evType, Data: ev}, claims
+	f := &Found{Format: format, Tag: tag, Evidence: instance.Evidence{Type: evType, Data: ev}, ClaimsBytes: claims}
 	if f.Claims, err = DecodeClaims(claims); err != nil {
 		return nil, err
 	}
@@ -446,8 +454,8 @@ func Find(cert *x509.Certificate, maxSize int) (*Found, error) {
 		return nil, err
 	}
 	f.ReportData = ReportData(claims)
-	if endorse != nil {
-		etag, item, err := DecodeEndorsements(endorse)
+	if endorsements != nil {
+		etag, item, err := DecodeEndorsements(endorsements)
 		if err != nil {
 			return nil, err
 		}
