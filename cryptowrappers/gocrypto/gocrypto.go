@@ -123,6 +123,9 @@ type signer struct{ k crypto.Signer }
 
 func (s signer) Public() crypto.PublicKey { return s.k.Public() }
 
+// Format prints the key type, never the key (an ed25519.PrivateKey prints as its bytes).
+func (s signer) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "gocrypto.signer(%T)", s.k) }
+
 func (s signer) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return s.k.Sign(r, digest, opts)
 }

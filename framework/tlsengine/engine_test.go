@@ -16,7 +16,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,16 +373,23 @@ func TestNoResumption(t *testing.T) {
 			defer cancel()
 			s, err := tlsengine.Negotiate(ctx, sc, serverConfig(&schk, false), tls13)
 			if err == nil {
-				// Serve a read, so that the server would send its tickets.
-				io.Copy(io.Discard, s)
+				// Echo a byte: the client reads any ticket sent before it.
+				b := make([]byte, 1)
+				io.ReadFull(s, b)
+				s.Write(b)
+				s.Close()
 			}
 			done <- err
 		}()
 		c := tls.Client(cc, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache, ServerName: "server"})
+		c.SetDeadline(time.Now().Add(waitFor))
 		if err := c.Handshake(); err != nil {
 			t.Fatalf("handshake %d: %v", i, err)
 		}
 		c.Write([]byte("x"))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatalf("reading the echo %d: %v", i, err)
+		}
 		if c.ConnectionState().DidResume {
 			t.Errorf("handshake %d resumed a session", i)
 		}
@@ -583,16 +589,17 @@ func TestNegotiateHonoursContext(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			var returned atomic.Bool
+			returned := make(chan struct{})
 			go func() {
-				time.Sleep(waitFor)
-				if !returned.Load() {
+				select {
+				case <-time.After(waitFor):
 					conn.Close() // unblock a hung Negotiate
+				case <-returned:
 				}
 			}()
 			start := time.Now()
 			_, err := tlsengine.Negotiate(ctx, conn, cfg, tls13)
-			returned.Store(true)
+			close(returned)
 			elapsed := time.Since(start)
 			if err == nil {
 				t.Fatal("Negotiate succeeded with a silent peer")
@@ -604,5 +611,23 @@ func TestNegotiateHonoursContext(t *testing.T) {
 				t.Errorf("Negotiate returned after %v, with a 200ms deadline", elapsed)
 			}
 		})
+	}
+}
+
+// TestNegotiateCancelLeavesConnOpen checks the TLSWrapper contract ("must
+// not close conn on failure") when the failure is ctx ending. crypto/tls's
+// HandshakeContext closes the conn to interrupt a blocked read, so today
+// the conn is closed; honouring the contract needs conn deadlines (and
+// context.AfterFunc) in place of HandshakeContext.
+func TestNegotiateCancelLeavesConnOpen(t *testing.T) {
+	t.Skip("known: Negotiate closes conn when ctx ends (crypto/tls HandshakeContext); see the TLSWrapper contract in framework/instance")
+	cc, _ := tcpPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := tlsengine.Negotiate(ctx, cc, clientConfig(&peerCheck{}, false), tls13); err == nil {
+		t.Fatal("Negotiate succeeded with a silent peer")
+	}
+	if err := cc.Close(); err != nil {
+		t.Errorf("closing the conn after ctx ended: %v (Negotiate closed it)", err)
 	}
 }
