@@ -32,8 +32,8 @@ package simulated
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha512"
 	"crypto/elliptic"
+	"crypto/sha512"
 	"crypto/x509"
 	_ "embed"
 	"encoding/pem"
