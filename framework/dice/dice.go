@@ -525,3 +525,38 @@ func unwrapCMW(b []byte) ([]byte, error) {
 	}
 	return value, nil
 }
+
+// attestationMessage is the evidence a peer sends after the handshake in
+// exporter mode: the same values the certificate extensions would hold.
+type attestationMessage struct {
+	_            struct{} `cbor:",toarray"`
+	Evidence     byteString
+	Endorsements byteString
+}
+
+// EncodeMessage returns the post-handshake attestation message carrying a
+// tagged evidence value and an endorsements value (either may be empty:
+// no evidence is the null attester).
+func EncodeMessage(evidence, endorsements []byte) ([]byte, error) {
+	return encMode.Marshal(attestationMessage{Evidence: evidence, Endorsements: endorsements})
+}
+
+// DecodeMessage parses a post-handshake attestation message; empty values
+// come back nil.
+func DecodeMessage(b []byte) (evidence, endorsements []byte, err error) {
+	var m attestationMessage
+	rest, err := decMode.UnmarshalFirst(b, &m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: attestation message is not [evidence, endorsements]: %w", ErrMalformed, err)
+	}
+	if len(rest) != 0 {
+		return nil, nil, fmt.Errorf("%w: %d stray bytes after the attestation message", ErrMalformed, len(rest))
+	}
+	if len(m.Evidence) > 0 {
+		evidence = m.Evidence
+	}
+	if len(m.Endorsements) > 0 {
+		endorsements = m.Endorsements
+	}
+	return evidence, endorsements, nil
+}

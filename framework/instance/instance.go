@@ -262,19 +262,58 @@ type TLSConfig struct {
 	// Role is this side's role.
 	Role Role
 	// Certificate is this side's DER certificate chain (leaf first), empty
-	// when this side presents none.
+	// when this side presents none. GetCredentials, when set, replaces it.
 	Certificate [][]byte
 	// Key signs for Certificate.
 	Key crypto.Signer
+	// GetCredentials, when set, chooses this side's credentials during the
+	// handshake from what the peer said so far: a server sees the client's
+	// hello, a client the server's certificate request. This is how fresh
+	// evidence over the peer's nonce gets into the certificate.
+	GetCredentials func(Hello) (*Credentials, error)
 	// Mutual, on a server, requires a client certificate.
 	Mutual bool
 	// ServerName is sent as SNI by a client.
 	ServerName string
-	// NextProtos are the ALPN protocols offered or accepted.
+	// NextProtos are the ALPN protocols a client offers, or a server
+	// accepts when GetCredentials does not choose one.
 	NextProtos []string
-	// VerifyPeer is called once with the peer's DER chain (possibly empty)
-	// before the handshake completes; an error aborts the handshake.
-	VerifyPeer func(rawCerts [][]byte) error
+	// VerifyPeer is called once per handshake, before it completes, with
+	// the peer's DER chain (possibly empty) and the negotiated protocol; an
+	// error aborts the handshake.
+	VerifyPeer func(PeerState) error
+}
+
+// PeerState is what a peer check sees.
+type PeerState struct {
+	// Certificates is the peer's DER chain, leaf first (empty: none).
+	Certificates [][]byte
+	// NegotiatedProtocol is the ALPN protocol agreed ("" for none).
+	NegotiatedProtocol string
+}
+
+// Hello is what one side knows of the other when it must choose its
+// credentials.
+type Hello struct {
+	// NextProtos (on a server) are the ALPN protocols the client offered.
+	NextProtos []string
+	// ServerName (on a server) is the SNI the client sent.
+	ServerName string
+	// AcceptableCAs (on a client) are the DER distinguished names the
+	// server sent in its certificate request.
+	AcceptableCAs [][]byte
+}
+
+// Credentials are one side's choice for one session.
+type Credentials struct {
+	// Certificate and Key are as in TLSConfig.
+	Certificate [][]byte
+	Key         crypto.Signer
+	// NextProto (on a server) is the ALPN protocol to select, "" for none.
+	NextProto string
+	// RequestNames (on a mutual server) are DER distinguished names sent
+	// in the certificate request.
+	RequestNames [][]byte
 }
 
 // Session is a negotiated secure session.

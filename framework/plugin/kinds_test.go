@@ -325,7 +325,8 @@ func TestTLSPluginNegotiate(t *testing.T) {
 	var serverChecked, clientChecked atomic.Int32
 	scfg := &instance.TLSConfig{
 		Role: instance.RoleServer, Certificate: serverCert, Key: serverKey, Mutual: true, NextProtos: []string{"rats"},
-		VerifyPeer: func(raw [][]byte) error {
+		VerifyPeer: func(ps instance.PeerState) error {
+			raw := ps.Certificates
 			serverChecked.Add(1)
 			if len(raw) != 1 || !bytes.Equal(raw[0], clientCert[0]) {
 				return errors.New("not the client's certificate")
@@ -335,7 +336,8 @@ func TestTLSPluginNegotiate(t *testing.T) {
 	}
 	ccfg := &instance.TLSConfig{
 		Role: instance.RoleClient, Certificate: clientCert, Key: clientKey, ServerName: "server", NextProtos: []string{"rats"},
-		VerifyPeer: func(raw [][]byte) error {
+		VerifyPeer: func(ps instance.PeerState) error {
+			raw := ps.Certificates
 			clientChecked.Add(1)
 			if len(raw) != 1 || !bytes.Equal(raw[0], serverCert[0]) {
 				return errors.New("not the server's certificate")
@@ -372,7 +374,7 @@ func TestTLSPluginNegotiate(t *testing.T) {
 	// A TLS wrapper with no TLS at all, also from a plugin.
 	none := newInstance[instance.TLSWrapper](t, cfg, dir, nullTLS)
 	noneCfg := func(role instance.Role) *instance.TLSConfig {
-		return &instance.TLSConfig{Role: role, VerifyPeer: func([][]byte) error { return nil }}
+		return &instance.TLSConfig{Role: role, VerifyPeer: func(instance.PeerState) error { return nil }}
 	}
 	ss, _, serr, cerr = handshake(t, none, noneCfg(instance.RoleServer), none, noneCfg(instance.RoleClient))
 	if serr != nil || cerr != nil || ss.Version() != "none" {
@@ -393,9 +395,9 @@ func TestTLSPluginCheckPeerRunsFirst(t *testing.T) {
 	}
 	cert, key := selfSigned(t, gocrypto.Wrapper{}, "peer")
 	var frameworkChecked atomic.Int32
-	check := func([][]byte) error { frameworkChecked.Add(1); return nil }
+	check := func(instance.PeerState) error { frameworkChecked.Add(1); return nil }
 	scfg := &instance.TLSConfig{Role: instance.RoleServer, Certificate: cert, Key: key, Mutual: true, VerifyPeer: check}
-	ccfg := &instance.TLSConfig{Role: instance.RoleClient, Certificate: cert, Key: key, VerifyPeer: func([][]byte) error { return nil }}
+	ccfg := &instance.TLSConfig{Role: instance.RoleClient, Certificate: cert, Key: key, VerifyPeer: func(instance.PeerState) error { return nil }}
 	_, _, serr, _ := handshake(t, server, scfg, inst.(instance.TLSWrapper), ccfg)
 	wantErr(t, serr, nil, "testplugin refuses this peer (1 certificates)")
 	if n := frameworkChecked.Load(); n != 0 {

@@ -104,12 +104,12 @@ func (w *tlsWrapper) Negotiate(ctx context.Context, conn net.Conn, cfg *instance
 		return tlsengine.Negotiate(ctx, conn, cfg, p)
 	}
 	c := *cfg
-	c.VerifyPeer = func(rawCerts [][]byte) error {
-		if err := w.CheckPeer(ctx, rawCerts); err != nil {
+	c.VerifyPeer = func(ps instance.PeerState) error {
+		if err := w.CheckPeer(ctx, ps.Certificates); err != nil {
 			return err
 		}
 		if verify != nil {
-			return verify(rawCerts)
+			return verify(ps)
 		}
 		return nil
 	}

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inclavare/inclavare/framework/dice"
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
 )
@@ -37,6 +38,8 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	// DefaultCertificateValidity is how long the self-signed certificate is valid.
 	DefaultCertificateValidity = 365 * 24 * time.Hour
+	// DefaultEvidenceTTL is how long none-mode evidence is reused.
+	DefaultEvidenceTTL = time.Hour
 )
 
 // Config configures Rats-TLS endpoints. A Config may be shared by many
@@ -61,7 +64,17 @@ type Config struct {
 	// AllowSimulated lets verifiers trust simulated TEEs (for machines
 	// without TEE hardware); their claims are then marked "simulated".
 	AllowSimulated bool
-	// CustomClaims are bound into the evidence next to the key.
+	// Freshness is the freshness mode (default FreshnessAuto); any mode
+	// but auto is required of the peer.
+	Freshness Freshness
+	// RequireFreshness is the weakest mode auto settles for (default
+	// FreshnessNone, so that C Rats-TLS peers are accepted).
+	RequireFreshness Freshness
+	// EvidenceTTL is how long none-mode evidence and its certificate are
+	// reused before they are collected again (default DefaultEvidenceTTL).
+	EvidenceTTL time.Duration
+	// CustomClaims are bound into the evidence next to the key. The names
+	// "pubkey-hash", "nonce" and "exporter" are reserved.
 	CustomClaims map[string][]byte
 	// VerifyPeer, when set, is called after the peer's evidence verified;
 	// an error refuses the peer (rats_tls_set_verification_callback).
@@ -91,6 +104,20 @@ func (c *Config) handshakeTimeout() time.Duration {
 		return c.HandshakeTimeout
 	}
 	return DefaultHandshakeTimeout
+}
+
+func (c *Config) maxEvidenceSize() int {
+	if c.MaxEvidenceSize > 0 {
+		return c.MaxEvidenceSize
+	}
+	return dice.DefaultMaxEvidenceSize
+}
+
+func (c *Config) evidenceTTL() time.Duration {
+	if c.EvidenceTTL > 0 {
+		return c.EvidenceTTL
+	}
+	return DefaultEvidenceTTL
 }
 
 func (c *Config) now() time.Time {

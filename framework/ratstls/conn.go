@@ -2,8 +2,13 @@ package ratstls
 
 import (
 	"context"
+	"encoding/binary"
+	"io"
+	"slices"
+
 	"errors"
 	"fmt"
+	"github.com/inclavare/inclavare/framework/dice"
 	"net"
 	"os"
 	"sync"
@@ -28,6 +33,7 @@ type Conn struct {
 	mu      sync.Mutex
 	session instance.Session
 	peer    *Peer
+	mode    Freshness
 }
 
 // Server returns the server side of a Rats-TLS connection over conn.
@@ -57,38 +63,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 func (c *Conn) handshake(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout())
 	defer cancel()
-	st, err := c.cfg.endpoint(ctx, c.role)
-	if err != nil {
-		return err
-	}
-	tw := st.tls.Instance.(instance.TLSWrapper)
-	var peer *Peer
-	tc := &instance.TLSConfig{
-		Role:        c.role,
-		Certificate: st.cert,
-		Key:         st.key,
-		Mutual:      c.cfg.Mutual,
-		ServerName:  c.cfg.ServerName,
-		VerifyPeer: func(raw [][]byte) error {
-			if c.role == instance.RoleServer && !c.cfg.Mutual {
-				return nil // the client is not asked to attest
-			}
-			p, err := c.cfg.verifyPeer(ctx, st, raw)
-			peer = p
-			return err
-		},
-	}
-	if c.role == instance.RoleServer && len(st.cert) == 0 && tw.Descriptor().Type != instance.ProtocolNone {
-		// Caught here for a clearer error than crypto/tls's.
-		return fmt.Errorf("%s %q needs a certificate, and crypto wrapper %q made none; use gocrypto",
-			instance.KindTLS, tw.Descriptor().Name, st.crypto.Instance.Descriptor().Name)
-	}
-	// A stalled peer must not outlive the deadline, whatever the wrapper does.
-	if d, ok := ctx.Deadline(); ok {
-		c.raw.SetDeadline(d)
-		defer c.raw.SetDeadline(time.Time{})
-	}
-	s, err := tw.Negotiate(ctx, c.raw, tc)
+	err := c.negotiate(ctx)
 	if err != nil {
 		// The socket deadline and ctx expire together; either may be seen first.
 		if (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) && !errors.Is(err, ErrRefused) {
@@ -97,15 +72,215 @@ func (c *Conn) handshake(ctx context.Context) error {
 		c.cfg.logger().Debug("rats-tls handshake failed", "role", c.role, "remote", c.raw.RemoteAddr(), "err", err)
 		return fmt.Errorf("rats-tls handshake as %s: %w", c.role, err)
 	}
-	if peer == nil && (c.role == instance.RoleClient || c.cfg.Mutual) {
+	return nil
+}
+
+// negotiate runs the TLS handshake with the freshness mode's credentials
+// and peer checks, then, in exporter mode, the evidence exchange.
+func (c *Conn) negotiate(ctx context.Context) error {
+	st, err := c.cfg.endpoint(ctx, c.role)
+	if err != nil {
+		return err
+	}
+	modes, err := c.cfg.modes()
+	if err != nil {
+		return err
+	}
+	attests := c.role == instance.RoleServer || c.cfg.Mutual
+	verifies := c.role == instance.RoleClient || c.cfg.Mutual
+	tw := st.tls.Instance.(instance.TLSWrapper)
+	var (
+		mode       Freshness // agreed mode (the server decides)
+		myNonce    []byte    // the nonce this side sent its peer
+		peer       *Peer
+		checkedTLS bool
+	)
+	tc := &instance.TLSConfig{
+		Role:       c.role,
+		Mutual:     c.cfg.Mutual,
+		ServerName: c.cfg.ServerName,
+		VerifyPeer: func(ps instance.PeerState) error {
+			checkedTLS = true
+			if c.role == instance.RoleClient {
+				m, err := clientMode(modes, ps.NegotiatedProtocol)
+				if err != nil {
+					return err
+				}
+				mode = m
+			}
+			if !verifies {
+				return nil // the client is not asked to attest
+			}
+			p, err := c.cfg.verifyPeer(ctx, st, ps.Certificates, mode, myNonce)
+			peer = p
+			return err
+		},
+	}
+	if c.role == instance.RoleClient {
+		if slices.Contains(modes, FreshnessNonce) {
+			if myNonce, err = newNonce(); err != nil {
+				return err
+			}
+		}
+		tc.NextProtos = clientOffer(modes, myNonce)
+		if attests {
+			tc.GetCredentials = func(h instance.Hello) (*instance.Credentials, error) {
+				m, nonce, ours, err := parseRequest(h.AcceptableCAs)
+				if err != nil {
+					return nil, err
+				}
+				if !ours {
+					m = FreshnessNone // a C Rats-TLS server
+				}
+				return st.credentials(ctx, c.cfg, m, nonce)
+			}
+		}
+	} else {
+		if st.key == nil && tw.Descriptor().Type != instance.ProtocolNone {
+			// Caught here for a clearer error than crypto/tls's.
+			return fmt.Errorf("%s %q needs a certificate, and crypto wrapper %q made none; use gocrypto",
+				instance.KindTLS, tw.Descriptor().Name, st.crypto.Instance.Descriptor().Name)
+		}
+		tc.GetCredentials = func(h instance.Hello) (*instance.Credentials, error) {
+			m, legacy, nonce, err := serverChoice(modes, h.NextProtos)
+			if err != nil {
+				return nil, err
+			}
+			mode = m
+			cr, err := st.credentials(ctx, c.cfg, m, nonce)
+			if err != nil {
+				return nil, err
+			}
+			if !legacy {
+				cr.NextProto = alpnMarker(m)
+			}
+			if c.cfg.Mutual && m != FreshnessNone {
+				if m == FreshnessNonce {
+					if myNonce, err = newNonce(); err != nil {
+						return nil, err
+					}
+				}
+				name, err := requestName(m, myNonce)
+				if err != nil {
+					return nil, err
+				}
+				cr.RequestNames = [][]byte{name}
+			}
+			return cr, nil
+		}
+		if tw.Descriptor().Type == instance.ProtocolNone {
+			// No hello to choose from: plain TCP is none mode at best.
+			if !slices.Contains(modes, FreshnessNone) {
+				return fmt.Errorf("%w: TLS wrapper %q carries no handshake, so only none mode is possible, and this side requires %s", ErrFreshness, tw.Descriptor().Name, modes[0])
+			}
+			mode = FreshnessNone
+		}
+	}
+	if c.role == instance.RoleClient && tw.Descriptor().Type == instance.ProtocolNone {
+		if !slices.Contains(modes, FreshnessNone) {
+			return fmt.Errorf("%w: TLS wrapper %q carries no handshake, so only none mode is possible, and this side requires %s", ErrFreshness, tw.Descriptor().Name, modes[0])
+		}
+	}
+	stop := bound(ctx, c.raw)
+	defer stop()
+	s, err := tw.Negotiate(ctx, c.raw, tc)
+	if err != nil {
+		return err
+	}
+	if !checkedTLS {
 		// The wrapper never asked for the peer check: fail closed.
 		s.Close()
-		return fmt.Errorf("rats-tls handshake as %s: TLS wrapper %q completed without checking the peer", c.role, tw.Descriptor().Name)
+		return fmt.Errorf("TLS wrapper %q completed without checking the peer", tw.Descriptor().Name)
+	}
+	if mode == "" {
+		mode = FreshnessNone
+	}
+	if mode == FreshnessExporter {
+		if peer, err = c.exchange(ctx, st, s, peer, attests, verifies); err != nil {
+			s.Close()
+			return err
+		}
 	}
 	c.mu.Lock()
-	c.session, c.peer = s, peer
+	c.session, c.peer, c.mode = s, peer, mode
 	c.mu.Unlock()
 	return nil
+}
+
+// exchange sends this side's evidence over the session's exporter value
+// and checks the peer's, in exporter mode. Both directions run at once so
+// that large evidence cannot deadlock two writers.
+func (c *Conn) exchange(ctx context.Context, st *endpoint, s instance.Session, peer *Peer, attests, verifies bool) (*Peer, error) {
+	ekm, err := s.ExportKeyingMaterial(exporterLabel, nil, nonceSize)
+	if err != nil {
+		return nil, fmt.Errorf("exporter mode: %w", err)
+	}
+	sent := make(chan error, 1)
+	if attests {
+		go func() {
+			ev, endorse, err := st.attest(ctx, c.cfg, map[string][]byte{ClaimExporter: ekm})
+			if err == nil {
+				var msg []byte
+				if msg, err = dice.EncodeMessage(ev, endorse); err == nil {
+					err = writeFrame(s, msg)
+				}
+			}
+			sent <- err
+		}()
+	} else {
+		sent <- nil
+	}
+	if verifies {
+		msg, err := readFrame(s, c.cfg.maxEvidenceSize()*2+64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading the peer's evidence: %w", ErrRefused, err)
+		}
+		if peer, err = c.cfg.verifyMessage(ctx, st, peer, msg, ekm); err != nil {
+			return nil, err
+		}
+	}
+	if err := <-sent; err != nil {
+		return nil, fmt.Errorf("sending evidence: %w", err)
+	}
+	return peer, nil
+}
+
+// bound makes conn's I/O end when ctx does, without closing conn.
+func bound(ctx context.Context, conn net.Conn) (stop func()) {
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	cancel := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return func() {
+		cancel()
+		conn.SetDeadline(time.Time{})
+	}
+}
+
+// writeFrame writes a length-prefixed message.
+func writeFrame(w io.Writer, msg []byte) error {
+	buf := make([]byte, 4+len(msg))
+	binary.BigEndian.PutUint32(buf, uint32(len(msg)))
+	copy(buf[4:], msg)
+	_, err := w.Write(buf)
+	return err
+}
+
+// readFrame reads a length-prefixed message of at most max bytes.
+func readFrame(r io.Reader, max int) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if int64(n) > int64(max) {
+		return nil, fmt.Errorf("%w: a %d-byte attestation message, the cap is %d", dice.ErrTooLarge, n, max)
+	}
+	msg := make([]byte, n)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, err
+	}
+	return msg, nil
 }
 
 func (c *Conn) ready() (instance.Session, error) {
@@ -121,6 +296,14 @@ func (c *Conn) Peer() *Peer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.peer
+}
+
+// Freshness returns the mode that protected the connection ("" before
+// the handshake).
+func (c *Conn) Freshness() Freshness {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mode
 }
 
 // Session returns the negotiated session (nil before the handshake).

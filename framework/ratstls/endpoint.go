@@ -7,8 +7,10 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/inclavare/inclavare/framework/dice"
 	"github.com/inclavare/inclavare/framework/instance"
@@ -29,9 +31,14 @@ type endpoint struct {
 	crypto   registry.Selected
 	attester registry.Selected // zero when this side does not attest
 
-	issued bool // the attester is selected and cert and key made
-	cert   [][]byte
-	key    crypto.Signer
+	issued bool          // the attester is selected and the key made
+	key    crypto.Signer // nil with nullcrypto
+	pkh    []byte        // SHA-256 of key's SubjectPublicKeyInfo
+
+	cmu    sync.Mutex // guards the cached certificates
+	cert   [][]byte   // none mode, issued at certAt
+	certAt time.Time
+	bare   [][]byte // exporter mode: no evidence
 
 	vmu       sync.Mutex
 	verifiers map[string]registry.Selected // by evidence type
@@ -83,8 +90,14 @@ func (c *Config) newEndpoint(ctx context.Context) (*endpoint, error) {
 	return st, nil
 }
 
-// issue selects the attester and makes this side's key and certificate.
+// issue selects the attester and makes this side's key, and the
+// certificate of none mode.
 func (st *endpoint) issue(ctx context.Context, c *Config) (err error) {
+	for k := range c.CustomClaims {
+		if k == ClaimNonce || k == ClaimExporter || k == dice.ClaimPubKeyHash {
+			return fmt.Errorf("custom claim %q is reserved", k)
+		}
+	}
 	sel, err := st.catalog.Select(ctx, instance.KindAttester, c.Attester, st.opts)
 	if err != nil {
 		return fmt.Errorf("selecting the attester: %w", err)
@@ -92,11 +105,11 @@ func (st *endpoint) issue(ctx context.Context, c *Config) (err error) {
 	defer func() {
 		if err != nil {
 			sel.Instance.Close()
+			st.attester, st.key, st.pkh = registry.Selected{}, nil, nil
 			return
 		}
 		st.attester = sel
 	}()
-	att := sel.Instance.(instance.Attester)
 	cw := st.crypto.Instance.(instance.CryptoWrapper)
 	alg, err := instance.ParseKeyAlgorithm(string(c.KeyAlgorithm))
 	if err != nil {
@@ -115,60 +128,130 @@ func (st *endpoint) issue(ctx context.Context, c *Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("hashing the certificate key: %w", err)
 	}
-	claims, err := dice.EncodeClaims(dice.Claims{
-		PubKeyHash: dice.PubKeyHash{Alg: instance.SHA256, Hash: pkh},
-		Custom:     c.CustomClaims,
-	})
+	st.key, st.pkh = key, pkh
+	st.attester = sel // for attest below; reset by the defer on failure
+	if st.cert, err = st.certificate(ctx, c, nil); err != nil {
+		return err
+	}
+	st.certAt = c.now()
+	c.logger().Debug("rats-tls certificate issued", "attester", sel.Instance.Descriptor().Name, "key", alg)
+	return nil
+}
+
+// attest collects evidence over this side's key, the custom claims and
+// extra (freshness) claims, and returns the evidence and endorsements
+// values as the extensions carry them; nil evidence for the null attester.
+func (st *endpoint) attest(ctx context.Context, c *Config, extra map[string][]byte) (evidence, endorsements []byte, err error) {
+	att := st.attester.Instance.(instance.Attester)
+	custom := c.CustomClaims
+	if len(extra) > 0 {
+		custom = make(map[string][]byte, len(c.CustomClaims)+len(extra))
+		maps.Copy(custom, c.CustomClaims)
+		maps.Copy(custom, extra)
+	}
+	claims, err := dice.EncodeClaims(dice.Claims{PubKeyHash: dice.PubKeyHash{Alg: instance.SHA256, Hash: st.pkh}, Custom: custom})
 	if err != nil {
-		return fmt.Errorf("encoding claims: %w", err)
+		return nil, nil, fmt.Errorf("encoding claims: %w", err)
 	}
 	ev, err := att.Collect(ctx, dice.ReportData(claims))
 	if err != nil {
-		return fmt.Errorf("collecting evidence with attester %q: %w", att.Descriptor().Name, err)
+		return nil, nil, fmt.Errorf("collecting evidence with attester %q: %w", att.Descriptor().Name, err)
 	}
-	var exts []pkix.Extension
-	if ev.Type != instance.EvidenceTypeNull {
-		v, err := dice.EncodeEvidence(ev, claims)
+	if ev.Type == instance.EvidenceTypeNull {
+		return nil, nil, nil
+	}
+	if evidence, err = dice.EncodeEvidence(ev, claims); err != nil {
+		return nil, nil, fmt.Errorf("encoding %s evidence: %w", ev.Type, err)
+	}
+	if c.Endorsements {
+		e, err := att.Endorsements(ctx, ev)
 		if err != nil {
-			return fmt.Errorf("encoding %s evidence: %w", ev.Type, err)
+			return nil, nil, fmt.Errorf("collecting endorsements with attester %q: %w", att.Descriptor().Name, err)
 		}
-		exts = append(exts, pkix.Extension{Id: dice.OIDTaggedEvidence, Value: v})
-		if c.Endorsements {
-			e, err := att.Endorsements(ctx, ev)
-			if err != nil {
-				return fmt.Errorf("collecting endorsements with attester %q: %w", att.Descriptor().Name, err)
-			}
-			if e != nil {
-				v, err := dice.EncodeEndorsements(ev.Type, e)
-				if err != nil {
-					return err
-				}
-				exts = append(exts, pkix.Extension{Id: dice.OIDEndorsementManifest, Value: v})
+		if e != nil {
+			if endorsements, err = dice.EncodeEndorsements(ev.Type, e); err != nil {
+				return nil, nil, err
 			}
 		}
+	}
+	return evidence, endorsements, nil
+}
+
+// certificate issues a certificate for this side's key: with evidence over
+// extra claims (nil extra: none mode), or, when bare, with none at all.
+func (st *endpoint) certificate(ctx context.Context, c *Config, extra map[string][]byte) ([][]byte, error) {
+	ev, endorse, err := st.attest(ctx, c, extra)
+	if err != nil {
+		return nil, err
+	}
+	return st.sign(ctx, c, ev, endorse)
+}
+
+func (st *endpoint) sign(ctx context.Context, c *Config, evidence, endorsements []byte) ([][]byte, error) {
+	var exts []pkix.Extension
+	if evidence != nil {
+		exts = append(exts, pkix.Extension{Id: dice.OIDTaggedEvidence, Value: evidence})
+	}
+	if endorsements != nil {
+		exts = append(exts, pkix.Extension{Id: dice.OIDEndorsementManifest, Value: endorsements})
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		return fmt.Errorf("certificate serial: %w", err)
+		return nil, fmt.Errorf("certificate serial: %w", err)
 	}
 	validity := c.CertificateValidity
 	if validity <= 0 {
 		validity = DefaultCertificateValidity
 	}
 	now := c.now()
-	der, err := cw.SelfSignedCertificate(ctx, key, instance.CertificateTemplate{
+	der, err := st.crypto.Instance.(instance.CryptoWrapper).SelfSignedCertificate(ctx, st.key, instance.CertificateTemplate{
 		Subject:      pkix.Name{Organization: []string{"Inclavare"}, CommonName: "RATS-TLS"},
 		SerialNumber: serial,
-		NotBefore:    now.Add(-5 * 60e9),
+		NotBefore:    now.Add(-5 * time.Minute),
 		NotAfter:     now.Add(validity),
 		Extensions:   exts,
 	})
 	if err != nil {
-		return fmt.Errorf("issuing the certificate: %w", err)
+		return nil, fmt.Errorf("issuing the certificate: %w", err)
 	}
-	st.cert, st.key = [][]byte{der}, key
-	c.logger().Debug("rats-tls certificate issued", "attester", att.Descriptor().Name, "evidence", ev.Type, "evidence_bytes", len(ev.Data), "key", alg)
-	return nil
+	return [][]byte{der}, nil
+}
+
+// credentials returns this side's certificate for a session in mode: the
+// cached one of none mode (re-issued after Config.EvidenceTTL), one over
+// the peer's nonce, or for exporter mode a bare one (evidence follows the
+// handshake).
+func (st *endpoint) credentials(ctx context.Context, c *Config, mode Freshness, nonce []byte) (*instance.Credentials, error) {
+	if st.key == nil {
+		return &instance.Credentials{}, nil // nullcrypto: none
+	}
+	var cert [][]byte
+	var err error
+	switch mode {
+	case FreshnessNonce:
+		cert, err = st.certificate(ctx, c, map[string][]byte{ClaimNonce: nonce})
+	case FreshnessExporter:
+		st.cmu.Lock()
+		if st.bare == nil {
+			st.bare, err = st.sign(ctx, c, nil, nil)
+		}
+		cert = st.bare
+		st.cmu.Unlock()
+	default:
+		st.cmu.Lock()
+		if ttl := c.evidenceTTL(); c.now().Sub(st.certAt) > ttl {
+			var fresh [][]byte
+			if fresh, err = st.certificate(ctx, c, nil); err == nil {
+				st.cert, st.certAt = fresh, c.now()
+			}
+		}
+		cert = st.cert
+		st.cmu.Unlock()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &instance.Credentials{Certificate: cert, Key: st.key}, nil
 }
 
 // verifier returns the verifier for evType, creating it on first use.

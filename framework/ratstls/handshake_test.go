@@ -39,10 +39,17 @@ func checkTEEPeer(t *testing.T, side string, p *ratstls.Peer, custom map[string]
 		t.Fatalf("%s: peer certificate missing", side)
 	}
 	// The claim the verifier vouches for is the report data bound to the
-	// peer's own certificate.
+	// peer's own certificate (in exporter mode, to the evidence sent after
+	// the handshake, which the certificate then does not carry).
 	found, err := dice.Find(p.Certificate, 0)
 	if err != nil {
 		t.Fatalf("%s: the accepted certificate does not decode: %v", side, err)
+	}
+	if p.Freshness == ratstls.FreshnessExporter {
+		if found.Format != dice.FormatNone {
+			t.Errorf("%s: exporter mode, yet the certificate carries %s evidence", side, found.Format)
+		}
+		found.Evidence.Data, found.ReportData = p.Evidence, p.Evidence[:instance.ReportDataSize]
 	}
 	if got, want := p.Claims["report_data"], hex.EncodeToString(found.ReportData); got != want {
 		t.Errorf("%s: report_data claim = %v, want %s", side, got, want)
@@ -266,14 +273,14 @@ func TestFailClosed(t *testing.T) {
 			server:  null,
 			client:  nullConfig,
 			targets: []error{ratstls.ErrNoEvidence},
-			texts:   []string{"no evidence extension", instance.NullVerifierName},
+			texts:   []string{"sent no evidence after the handshake", instance.NullVerifierName},
 		},
 		{
 			name:    "test TEE verifier named, null-attester server",
 			server:  null,
 			client:  func() *ratstls.Config { c := teeConfig(); c.Verifier = testtee.Name; return c },
 			targets: []error{ratstls.ErrNoEvidence},
-			texts:   []string{"no evidence extension"},
+			texts:   []string{"sent no evidence after the handshake"},
 		},
 		{
 			name:    "null verifier named, attesting server",
@@ -339,7 +346,7 @@ func TestMutualFailClosed(t *testing.T) {
 		t.Error("a null-attester client was accepted by a mutual server")
 	}
 	r := s.result(t, local)
-	wantErr(t, "server", r.err, []error{ratstls.ErrNoEvidence}, "no evidence extension")
+	wantErr(t, "server", r.err, []error{ratstls.ErrNoEvidence}, "sent no evidence after the handshake")
 	s.good(t, func() *ratstls.Config { c := teeConfig(); c.Mutual = true; closeConfig(t, c); return c }())
 
 	// A mutual server that names the null verifier accepts it.

@@ -2,9 +2,11 @@ package ratstls
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/inclavare/inclavare/framework/dice"
 	"github.com/inclavare/inclavare/framework/instance"
@@ -15,6 +17,8 @@ type Peer struct {
 	// Attested is true when the peer presented evidence and a verifier
 	// accepted it; false for a peer accepted by the null verifier.
 	Attested bool `json:"attested"`
+	// Freshness is the mode that protected the connection.
+	Freshness Freshness `json:"freshness"`
 	// Format is the carrier of the evidence (dice, cmw, legacy or none).
 	Format dice.Format `json:"format"`
 	// EvidenceType is the type of the evidence ("null" when none).
@@ -44,36 +48,82 @@ var (
 	ErrRefused = errors.New("peer attestation refused")
 )
 
-// verifyPeer checks the peer's chain and returns what it proved.
-func (c *Config) verifyPeer(ctx context.Context, st *endpoint, raw [][]byte) (*Peer, error) {
-	p := &Peer{Format: dice.FormatNone, EvidenceType: instance.EvidenceTypeNull}
-	found := &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}
-	if len(raw) > 0 {
-		cert, err := x509.ParseCertificate(raw[0])
-		if err != nil {
-			return nil, fmt.Errorf("%w: parsing: %w", ErrBadCertificate, err)
-		}
-		if err := c.checkCertificate(cert); err != nil {
-			return nil, err
-		}
-		if found, err = dice.Find(cert, c.MaxEvidenceSize); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
-		}
-		p.Format, p.Certificate = found.Format, cert
-		p.CustomClaims, p.Endorsements = found.Claims.Custom, found.Endorsements
+// verifyPeer checks the peer's certificate chain for a session in mode.
+// In nonce mode the evidence must carry nonce; in exporter mode only the
+// certificate is checked here (evidence follows the handshake: see
+// verifyMessage), and the returned Peer is not complete yet.
+func (c *Config) verifyPeer(ctx context.Context, st *endpoint, raw [][]byte, mode Freshness, nonce []byte) (*Peer, error) {
+	p := &Peer{Freshness: mode}
+	if len(raw) == 0 {
+		return c.appraise(ctx, st, p, &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}, "no certificate", nil)
 	}
+	cert, err := x509.ParseCertificate(raw[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: parsing: %w", ErrBadCertificate, err)
+	}
+	if err := c.checkCertificate(cert); err != nil {
+		return nil, err
+	}
+	p.Certificate = cert
+	if mode == FreshnessExporter {
+		return p, nil
+	}
+	found, err := dice.Find(cert, c.MaxEvidenceSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	var want map[string][]byte
+	if mode == FreshnessNonce {
+		want = map[string][]byte{ClaimNonce: nonce}
+	}
+	return c.appraise(ctx, st, p, found, "the certificate has no evidence extension", want)
+}
+
+// verifyMessage checks the evidence a peer sent after the handshake in
+// exporter mode against the peer's certificate and this session's exporter.
+func (c *Config) verifyMessage(ctx context.Context, st *endpoint, p *Peer, msg, exporter []byte) (*Peer, error) {
+	ev, endorse, err := dice.DecodeMessage(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if ev == nil {
+		return c.appraise(ctx, st, p, &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}, "the peer sent no evidence after the handshake", nil)
+	}
+	if p.Certificate == nil {
+		return nil, fmt.Errorf("%w: evidence arrived, but the peer presented no certificate to bind it to", ErrRefused)
+	}
+	found, err := dice.Bind(p.Certificate, dice.FormatDICE, ev, endorse)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return c.appraise(ctx, st, p, found, "", map[string][]byte{ClaimExporter: exporter})
+}
+
+// appraise finishes p: evidence found (or its absence, described by none)
+// is verified by the right verifier, the freshness claims in want are
+// checked, and the callback has the last word.
+func (c *Config) appraise(ctx context.Context, st *endpoint, p *Peer, found *dice.Found, none string, want map[string][]byte) (*Peer, error) {
+	p.Format, p.EvidenceType = found.Format, found.Evidence.Type
 	if found.Format == dice.FormatNone {
 		// Fail closed: only an explicitly named null verifier accepts a
 		// peer without evidence.
 		if c.Verifier != instance.NullVerifierName {
-			what := "no certificate"
-			if len(raw) > 0 {
-				what = "the certificate has no evidence extension"
-			}
-			return nil, fmt.Errorf("%w: %s (name the verifier %q to accept unattested peers)", ErrNoEvidence, what, instance.NullVerifierName)
+			return nil, fmt.Errorf("%w: %s (name the verifier %q to accept unattested peers)", ErrNoEvidence, none, instance.NullVerifierName)
 		}
 	} else {
-		p.EvidenceType, p.Evidence = found.Evidence.Type, found.Evidence.Data
+		p.Evidence, p.Endorsements = found.Evidence.Data, found.Endorsements
+		p.CustomClaims = maps.Clone(found.Claims.Custom)
+		for k, v := range want {
+			got, ok := found.Claims.Custom[k]
+			if !ok {
+				return nil, fmt.Errorf("%w: %s mode, but the evidence carries no %q claim", ErrFreshness, p.Freshness, k)
+			}
+			if subtle.ConstantTimeCompare(got, v) != 1 {
+				return nil, fmt.Errorf("%w: the evidence's %q claim is not this session's (replayed evidence?)", ErrFreshness, k)
+			}
+		}
+		delete(p.CustomClaims, ClaimNonce)
+		delete(p.CustomClaims, ClaimExporter)
 	}
 	v, err := st.verifier(ctx, c.Verifier, found.Evidence.Type)
 	if err != nil {

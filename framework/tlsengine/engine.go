@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/inclavare/inclavare/framework/instance"
 )
@@ -30,7 +31,7 @@ func Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig, p in
 	switch p.Protocol {
 	case instance.ProtocolNone:
 		if cfg.VerifyPeer != nil {
-			if err := cfg.VerifyPeer(nil); err != nil {
+			if err := cfg.VerifyPeer(instance.PeerState{}); err != nil {
 				return nil, err
 			}
 		}
@@ -49,7 +50,19 @@ func Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig, p in
 	} else {
 		c = tls.Client(conn, tc)
 	}
-	if err := c.HandshakeContext(ctx); err != nil {
+	// crypto/tls's HandshakeContext closes conn when ctx ends; the contract
+	// leaves conn to the caller, so ctx interrupts I/O through a deadline.
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	err = c.Handshake()
+	stop()
+	conn.SetDeadline(time.Time{})
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
 		return nil, fmt.Errorf("TLS 1.3: %w", err)
 	}
 	return tlsSession{c}, nil
@@ -73,7 +86,13 @@ func Config(cfg *instance.TLSConfig, p instance.TLSProfile) (*tls.Config, error)
 		return nil, errors.New("TLS session without a peer check: the framework must set VerifyPeer")
 	}
 	verify := cfg.VerifyPeer
-	tc.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error { return verify(raw) }
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		raw := make([][]byte, len(cs.PeerCertificates))
+		for i, c := range cs.PeerCertificates {
+			raw[i] = c.Raw
+		}
+		return verify(instance.PeerState{Certificates: raw, NegotiatedProtocol: cs.NegotiatedProtocol})
+	}
 	if len(p.CurvePreferences) > 0 {
 		for _, c := range p.CurvePreferences {
 			tc.CurvePreferences = append(tc.CurvePreferences, tls.CurveID(c))
@@ -98,12 +117,64 @@ func Config(cfg *instance.TLSConfig, p instance.TLSProfile) (*tls.Config, error)
 		}
 		tc.Certificates = []tls.Certificate{{Certificate: cfg.Certificate, PrivateKey: cfg.Key}}
 	}
-	if cfg.Role == instance.RoleServer {
-		if cfg.Mutual {
-			tc.ClientAuth = tls.RequireAnyClientCert
+	if cfg.Role == instance.RoleServer && cfg.Mutual {
+		tc.ClientAuth = tls.RequireAnyClientCert
+	}
+	if get := cfg.GetCredentials; get != nil {
+		if cfg.Role == instance.RoleServer {
+			tc.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+				return serverConfig(tc, get, hello)
+			}
+		} else {
+			tc.GetClientCertificate = func(req *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				cr, err := get(instance.Hello{AcceptableCAs: req.AcceptableCAs})
+				if err != nil {
+					return nil, err
+				}
+				return credentials(cr)
+			}
 		}
 	}
 	return tc, nil
+}
+
+// serverConfig is base with the credentials chosen for one client hello.
+func serverConfig(base *tls.Config, get func(instance.Hello) (*instance.Credentials, error), hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	cr, err := get(instance.Hello{NextProtos: hello.SupportedProtos, ServerName: hello.ServerName})
+	if err != nil {
+		return nil, err
+	}
+	cert, err := credentials(cr)
+	if err != nil {
+		return nil, err
+	}
+	tc := base.Clone()
+	tc.GetConfigForClient = nil
+	tc.Certificates = []tls.Certificate{*cert}
+	if cr.NextProto != "" {
+		tc.NextProtos = []string{cr.NextProto}
+	}
+	if len(cr.RequestNames) > 0 && tc.ClientAuth != tls.NoClientCert {
+		// crypto/tls sends the subjects of ClientCAs as the certificate
+		// request's certificate_authorities; with RequireAnyClientCert it
+		// verifies nothing against them.
+		pool := x509.NewCertPool()
+		for _, n := range cr.RequestNames {
+			pool.AddCert(&x509.Certificate{Raw: n, RawSubject: n})
+		}
+		tc.ClientCAs = pool
+	}
+	return tc, nil
+}
+
+func credentials(cr *instance.Credentials) (*tls.Certificate, error) {
+	if cr == nil || len(cr.Certificate) == 0 {
+		return &tls.Certificate{}, nil // present none
+	}
+	if cr.Key == nil {
+		return nil, errors.New("credentials with a certificate but no key")
+	}
+	return &tls.Certificate{Certificate: cr.Certificate, PrivateKey: cr.Key}, nil
 }
 
 type tlsSession struct{ *tls.Conn }

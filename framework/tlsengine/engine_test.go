@@ -65,7 +65,8 @@ type peerCheck struct {
 	err   error
 }
 
-func (p *peerCheck) verify(raw [][]byte) error {
+func (p *peerCheck) verify(ps instance.PeerState) error {
+	raw := ps.Certificates
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, raw)

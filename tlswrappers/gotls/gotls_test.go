@@ -90,7 +90,7 @@ func TestNegotiate(t *testing.T) {
 	go func() {
 		s, err := w.Negotiate(ctx, sc, &instance.TLSConfig{
 			Role: instance.RoleServer, Certificate: [][]byte{der}, Key: key,
-			VerifyPeer: func([][]byte) error { return nil },
+			VerifyPeer: func(instance.PeerState) error { return nil },
 		})
 		if err != nil {
 			sc.Close()
@@ -99,7 +99,7 @@ func TestNegotiate(t *testing.T) {
 	}()
 	cs, err := w.Negotiate(ctx, cc, &instance.TLSConfig{
 		Role:       instance.RoleClient,
-		VerifyPeer: func(raw [][]byte) error { checked = raw; return nil },
+		VerifyPeer: func(ps instance.PeerState) error { checked = ps.Certificates; return nil },
 	})
 	if err != nil {
 		t.Fatalf("client: %v", err)

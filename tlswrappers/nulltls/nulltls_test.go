@@ -52,7 +52,8 @@ func TestNegotiateInTheClear(t *testing.T) {
 	var verified bool
 	s, err := w.Negotiate(context.Background(), cc, &instance.TLSConfig{
 		Role: instance.RoleClient,
-		VerifyPeer: func(raw [][]byte) error {
+		VerifyPeer: func(ps instance.PeerState) error {
+			raw := ps.Certificates
 			verified = raw == nil
 			return nil
 		},
