@@ -52,6 +52,7 @@ type Result struct {
 	Crypto       string            `json:"crypto"`
 	Server       string            `json:"server"`
 	Attested     bool              `json:"attested"`
+	Freshness    string            `json:"freshness"`
 	EvidenceType string            `json:"evidence_type"`
 	Format       string            `json:"format"`
 	Claims       instance.Claims   `json:"claims"`
@@ -114,6 +115,7 @@ func run(opts *cli.Options) error {
 		Crypto:       sel[instance.KindCrypto].Name,
 		Server:       addr,
 		Attested:     p.Attested,
+		Freshness:    string(c.Freshness()),
 		EvidenceType: p.EvidenceType,
 		Format:       string(p.Format),
 		Claims:       p.Claims,
@@ -131,8 +133,8 @@ func run(opts *cli.Options) error {
 }
 
 func printHuman(r Result) {
-	fmt.Printf("Server %s verified by %s (evidence %s, %s; tls %s, crypto %s)\n",
-		r.Server, r.Verifier, r.EvidenceType, attested(r.Attested), r.TLS, r.Crypto)
+	fmt.Printf("Server %s verified by %s (evidence %s, %s; freshness %s; tls %s, crypto %s)\n",
+		r.Server, r.Verifier, r.EvidenceType, attested(r.Attested), r.Freshness, r.TLS, r.Crypto)
 	if r.Attester != "" {
 		fmt.Printf("Client attested with %s\n", r.Attester)
 	}

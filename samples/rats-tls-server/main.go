@@ -105,13 +105,13 @@ func serve(ctx context.Context, log *slog.Logger, c *ratstls.Conn, asJSON bool) 
 		return
 	}
 	if p := c.Peer(); p != nil {
-		log.Info("client attested", "remote", remote, "evidence", p.EvidenceType, "verifier", p.Verifier)
+		log.Info("client attested", "remote", remote, "evidence", p.EvidenceType, "verifier", p.Verifier, "freshness", p.Freshness)
 		if asJSON {
 			b, _ := json.Marshal(map[string]any{"remote": remote, "peer": p})
 			fmt.Println(string(b))
 		}
 	} else {
-		log.Info("client connected", "remote", remote)
+		log.Info("client connected", "remote", remote, "freshness", c.Freshness())
 	}
 	n, err := io.Copy(c, c)
 	if err != nil && !errors.Is(err, net.ErrClosed) {

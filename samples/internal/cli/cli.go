@@ -29,6 +29,7 @@ type Options struct {
 	Port                            int
 	DebugEnclave                    bool
 	AllowSimulated                  bool
+	Freshness, RequireFreshness     string
 	PluginDir                       string
 	NoBuiltin                       bool
 	ListInstances                   bool
@@ -59,6 +60,8 @@ func Register(fs *flag.FlagSet) *Options {
 	fs.IntVar(&o.Port, "p", 1234, "TCP `port`")
 	fs.IntVar(&o.Port, "port", 1234, "TCP `port`")
 	boolean(&o.DebugEnclave, "D", "debug-enclave", "run a debug enclave, and accept a debug TEE")
+	fs.StringVar(&o.Freshness, "freshness", "auto", "freshness `mode`: auto (the strongest both peers allow), none, nonce or exporter")
+	fs.StringVar(&o.RequireFreshness, "require-freshness", "none", "the weakest `mode` auto accepts: none (C Rats-TLS peers), nonce or exporter")
 	fs.BoolVar(&o.AllowSimulated, "allow-simulated", false, "trust simulated TEEs (no hardware; never in production)")
 	fs.StringVar(&o.PluginDir, "plugin-dir", "", "subprocess plugin `directory` (default: $RATS_TLS_PLUGIN_DIR, else /usr/local/lib/rats-tls/plugins)")
 	fs.BoolVar(&o.NoBuiltin, "no-builtin", false, "use only subprocess plugins")
@@ -109,18 +112,31 @@ func (o *Options) Config(cat *registry.Catalog, log *slog.Logger) (*ratstls.Conf
 	if err != nil {
 		return nil, err
 	}
+	fresh, err := ratstls.ParseFreshness(o.Freshness)
+	if err != nil {
+		return nil, err
+	}
+	require, err := ratstls.ParseFreshness(o.RequireFreshness)
+	if o.RequireFreshness == "" {
+		require = ratstls.FreshnessNone
+	}
+	if err != nil || require == ratstls.FreshnessAuto {
+		return nil, fmt.Errorf("--require-freshness %q: want none, nonce or exporter", o.RequireFreshness)
+	}
 	return &ratstls.Config{
-		Attester:       o.Attester,
-		Verifier:       o.Verifier,
-		TLS:            o.TLS,
-		Crypto:         o.Crypto,
-		KeyAlgorithm:   alg,
-		Mutual:         o.Mutual,
-		Endorsements:   o.Endorsements,
-		DebugEnclave:   o.DebugEnclave,
-		AllowSimulated: o.AllowSimulated,
-		Catalog:        cat,
-		Logger:         log,
+		Attester:         o.Attester,
+		Verifier:         o.Verifier,
+		TLS:              o.TLS,
+		Crypto:           o.Crypto,
+		KeyAlgorithm:     alg,
+		Mutual:           o.Mutual,
+		Endorsements:     o.Endorsements,
+		DebugEnclave:     o.DebugEnclave,
+		AllowSimulated:   o.AllowSimulated,
+		Freshness:        fresh,
+		RequireFreshness: require,
+		Catalog:          cat,
+		Logger:           log,
 	}, nil
 }
 

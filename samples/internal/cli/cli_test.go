@@ -31,7 +31,7 @@ func parse(t *testing.T, args ...string) *cli.Options {
 
 func TestDefaults(t *testing.T) {
 	o := parse(t)
-	want := cli.Options{LogLevel: "info", IP: "127.0.0.1", Port: 1234}
+	want := cli.Options{LogLevel: "info", IP: "127.0.0.1", Port: 1234, Freshness: "auto", RequireFreshness: "none"}
 	if *o != want {
 		t.Errorf("defaults %+v, want %+v", *o, want)
 	}
@@ -41,7 +41,7 @@ func TestShortAndLongFlags(t *testing.T) {
 	want := cli.Options{
 		Attester: "sgx_ecdsa", Verifier: "nullverifier", TLS: "openssl", Crypto: "gocrypto",
 		Mutual: true, Endorsements: true, LogLevel: "debug", IP: "0.0.0.0", Port: 4433,
-		DebugEnclave: true,
+		DebugEnclave: true, Freshness: "auto", RequireFreshness: "none",
 	}
 	short := []string{"-a", "sgx_ecdsa", "-v", "nullverifier", "-t", "openssl", "-c", "gocrypto",
 		"-m", "-e", "-l", "debug", "-i", "0.0.0.0", "-p", "4433", "-D"}
@@ -53,6 +53,14 @@ func TestShortAndLongFlags(t *testing.T) {
 		}
 	}
 
+	if o := parse(t, "--freshness", "exporter", "--require-freshness", "nonce"); o.Freshness != "exporter" || o.RequireFreshness != "nonce" {
+		t.Errorf("freshness flags parsed to %+v", *o)
+	}
+	for _, bad := range []cli.Options{{Freshness: "fresh"}, {RequireFreshness: "auto"}, {RequireFreshness: "always"}} {
+		if _, err := bad.Config(registry.NewCatalog(true, nil, quiet), quiet); err == nil || !strings.Contains(err.Error(), "freshness") {
+			t.Errorf("Config(%+v) error %v, want one about freshness", bad, err)
+		}
+	}
 	o := parse(t, "--allow-simulated", "--plugin-dir", "/opt/plugins", "--no-builtin",
 		"--list-instances", "--json", "--key-algorithm", "ed25519")
 	if !o.AllowSimulated || o.PluginDir != "/opt/plugins" || !o.NoBuiltin || !o.ListInstances || !o.JSON || o.KeyAlgorithm != "ed25519" {
