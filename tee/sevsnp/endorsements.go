@@ -77,9 +77,9 @@ func CertificatesOf(t *abi.CertTable) Certificates {
 // ParseCertTable reads a certificate table in the layout SNP extended guest
 // requests and the configfs-tsm auxblob return: entries of (GUID, offset,
 // length), 24 bytes each, ended by an all-zero entry, then the data the
-// entries point into. Unlike go-sev-guest's abi.CertTable.Unmarshal, which
-// it calls, it refuses ranges that overflow or overlap the header, empty
-// and duplicate entries, and an empty table.
+// entries point into. Unlike go-sev-guest's abi.CertTable.Unmarshal, it
+// refuses ranges that overflow or overlap the header, empty and duplicate
+// entries, and an empty table. The entries share b's memory.
 func ParseCertTable(b []byte) (*abi.CertTable, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty certificate table", ErrMalformedEndorsements)
@@ -125,9 +125,14 @@ func ParseCertTable(b []byte) (*abi.CertTable, error) {
 			return nil, fmt.Errorf("%w: certificate table entry %d starts at %d, inside the %d-byte header", ErrMalformedEndorsements, i, o, header)
 		}
 	}
-	t := &abi.CertTable{}
-	if err := t.Unmarshal(b); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedEndorsements, err)
+	// The entries share b (each capped to its own range), as checked above.
+	t := &abi.CertTable{Entries: make([]abi.CertTableEntry, len(seen))}
+	for i := range t.Entries {
+		off := i * entry
+		copy(t.Entries[i].GUID[:], b[off:off+16])
+		o := binary.LittleEndian.Uint32(b[off+16:])
+		l := binary.LittleEndian.Uint32(b[off+20:])
+		t.Entries[i].RawCert = b[o : o+l : o+l]
 	}
 	return t, nil
 }
