@@ -48,6 +48,21 @@ var handshakeCases = []handshakeCase{
 		return &ratstls.Config{Catalog: cat, Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
 			&ratstls.Config{Catalog: cat, Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
 	})},
+	// The test TEE (evidence costs an HMAC) in each freshness mode, set
+	// explicitly on both sides: none reuses one certificate, nonce issues
+	// one per connection, exporter sends evidence after the handshake.
+	{name: "tee-none", start: ratsCase(teeCase(ratstls.FreshnessNone))},
+	{name: "tee-nonce", start: ratsCase(teeCase(ratstls.FreshnessNonce))},
+	{name: "tee-exporter", start: ratsCase(teeCase(ratstls.FreshnessExporter))},
+}
+
+// teeCase is the server and client Configs of the test TEE in mode f.
+func teeCase(f ratstls.Freshness) func(testing.TB) (server, client *ratstls.Config) {
+	return func(testing.TB) (server, client *ratstls.Config) {
+		server, client = teeConfig(), teeConfig()
+		server.Freshness, client.Freshness = f, f
+		return server, client
+	}
 }
 
 // BenchmarkHandshake measures one connection: dial, a full handshake on

@@ -71,7 +71,9 @@ type Config struct {
 	// FreshnessNone, so that C Rats-TLS peers are accepted).
 	RequireFreshness Freshness
 	// EvidenceTTL is how long none-mode evidence and its certificate are
-	// reused before they are collected again (default DefaultEvidenceTTL).
+	// reused before they are collected again (default DefaultEvidenceTTL);
+	// exporter mode's certificate, which carries no evidence, is renewed
+	// as often.
 	EvidenceTTL time.Duration
 	// CustomClaims are bound into the evidence next to the key. The names
 	// "pubkey-hash", "nonce" and "exporter" are reserved.
@@ -139,6 +141,9 @@ func (c *Config) logger() *slog.Logger {
 // tells whether the certificate is needed: a client that does not attest
 // itself (Mutual false) needs no attester.
 func (c *Config) Init(ctx context.Context, role instance.Role) error {
+	if _, err := c.modes(); err != nil {
+		return err
+	}
 	_, err := c.endpoint(ctx, role)
 	return err
 }

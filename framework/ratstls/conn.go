@@ -94,6 +94,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		myNonce    []byte    // the nonce this side sent its peer
 		peer       *Peer
 		checkedTLS bool
+		asked      bool // (client) the server asked for evidence after the handshake
 	)
 	tc := &instance.TLSConfig{
 		Role:       c.role,
@@ -132,6 +133,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 				if !ours {
 					m = FreshnessNone // a C Rats-TLS server
 				}
+				asked = m == FreshnessExporter
 				return st.credentials(ctx, c.cfg, m, nonce)
 			}
 		}
@@ -171,14 +173,14 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		if tw.Descriptor().Type == instance.ProtocolNone {
 			// No hello to choose from: plain TCP is none mode at best.
 			if !slices.Contains(modes, FreshnessNone) {
-				return fmt.Errorf("%w: TLS wrapper %q carries no handshake, so only none mode is possible, and this side requires %s", ErrFreshness, tw.Descriptor().Name, modes[0])
+				return fmt.Errorf("%w: TLS wrapper %q carries no handshake, so only none mode is possible, and this side requires %s", ErrFreshness, tw.Descriptor().Name, modes[len(modes)-1])
 			}
 			mode = FreshnessNone
 		}
 	}
 	if c.role == instance.RoleClient && tw.Descriptor().Type == instance.ProtocolNone {
 		if !slices.Contains(modes, FreshnessNone) {
-			return fmt.Errorf("%w: TLS wrapper %q carries no handshake, so only none mode is possible, and this side requires %s", ErrFreshness, tw.Descriptor().Name, modes[0])
+			return fmt.Errorf("%w: TLS wrapper %q carries no handshake, so only none mode is possible, and this side requires %s", ErrFreshness, tw.Descriptor().Name, modes[len(modes)-1])
 		}
 	}
 	stop := bound(ctx, c.raw)
@@ -196,6 +198,11 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		mode = FreshnessNone
 	}
 	if mode == FreshnessExporter {
+		if c.role == instance.RoleClient {
+			// A mutual client attests only to a server that asked: to
+			// another, its message would be application data.
+			attests = asked
+		}
 		if peer, err = c.exchange(ctx, st, s, peer, attests, verifies); err != nil {
 			s.Close()
 			return err
@@ -233,6 +240,10 @@ func (c *Conn) exchange(ctx context.Context, st *endpoint, s instance.Session, p
 	if verifies {
 		msg, err := readFrame(s, c.cfg.maxEvidenceSize()*2+64)
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// A stall: handshake reports it as a timeout.
+				return nil, fmt.Errorf("reading the peer's evidence: %w", err)
+			}
 			return nil, fmt.Errorf("%w: reading the peer's evidence: %w", ErrRefused, err)
 		}
 		if peer, err = c.cfg.verifyMessage(ctx, st, peer, msg, ekm); err != nil {

@@ -38,7 +38,8 @@ type endpoint struct {
 	cmu    sync.Mutex // guards the cached certificates
 	cert   [][]byte   // none mode, issued at certAt
 	certAt time.Time
-	bare   [][]byte // exporter mode: no evidence
+	bare   [][]byte // exporter mode: no evidence, issued at bareAt
+	bareAt time.Time
 
 	vmu       sync.Mutex
 	verifiers map[string]registry.Selected // by evidence type
@@ -232,8 +233,11 @@ func (st *endpoint) credentials(ctx context.Context, c *Config, mode Freshness, 
 		cert, err = st.certificate(ctx, c, map[string][]byte{ClaimNonce: nonce})
 	case FreshnessExporter:
 		st.cmu.Lock()
-		if st.bare == nil {
-			st.bare, err = st.sign(ctx, c, nil, nil)
+		if st.bare == nil || c.now().Sub(st.bareAt) > c.evidenceTTL() {
+			var fresh [][]byte
+			if fresh, err = st.sign(ctx, c, nil, nil); err == nil {
+				st.bare, st.bareAt = fresh, c.now()
+			}
 		}
 		cert = st.bare
 		st.cmu.Unlock()

@@ -144,7 +144,7 @@ func serverChoice(modes []Freshness, offered []string) (mode Freshness, legacy b
 		if slices.Contains(modes, FreshnessNone) {
 			return FreshnessNone, true, nil, nil
 		}
-		return "", true, nil, fmt.Errorf("%w: the client does not negotiate freshness (a C Rats-TLS peer?), and this side requires %s", ErrFreshness, modes[0])
+		return "", true, nil, fmt.Errorf("%w: the client does not negotiate freshness (a C Rats-TLS peer?), and this side requires %s", ErrFreshness, modes[len(modes)-1])
 	}
 	for _, m := range modes {
 		if !slices.Contains(theirs, m) {
@@ -164,7 +164,7 @@ func clientMode(modes []Freshness, negotiated string) (Freshness, error) {
 		if slices.Contains(modes, FreshnessNone) {
 			return FreshnessNone, nil
 		}
-		return "", fmt.Errorf("%w: the server does not negotiate freshness (a C Rats-TLS peer?), and this side requires %s", ErrFreshness, modes[0])
+		return "", fmt.Errorf("%w: the server does not negotiate freshness (a C Rats-TLS peer?), and this side requires %s", ErrFreshness, modes[len(modes)-1])
 	}
 	m, err := ParseFreshness(strings.TrimPrefix(negotiated, alpnModePrefix))
 	if err != nil || !strings.HasPrefix(negotiated, alpnModePrefix) || !slices.Contains(modes, m) {

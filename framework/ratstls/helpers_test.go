@@ -66,6 +66,7 @@ func closeConfig(t testing.TB, cfgs ...*ratstls.Config) {
 // result is how a server-side handshake ended.
 type result struct {
 	peer *ratstls.Peer
+	mode ratstls.Freshness // the server's Conn.Freshness()
 	err  error
 }
 
@@ -120,7 +121,7 @@ func (s *server) serve() {
 			rc := c.(*ratstls.Conn)
 			err := rc.HandshakeContext(context.Background())
 			s.mu.Lock()
-			s.results[c.RemoteAddr().String()] = result{rc.Peer(), err}
+			s.results[c.RemoteAddr().String()] = result{rc.Peer(), rc.Freshness(), err}
 			s.cond.Broadcast()
 			s.mu.Unlock()
 			if err == nil {
