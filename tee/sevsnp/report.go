@@ -10,6 +10,10 @@ import (
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
 )
 
+// EvidenceType is the evidence type of SEV-SNP reports, as in the C
+// Rats-TLS (CBOR tag 0x1a7504 in framework/dice).
+const EvidenceType = "sev_snp"
+
 // ReportSize is the size of an SEV-SNP ATTESTATION_REPORT: 1184 bytes.
 const ReportSize = abi.ReportSize
 

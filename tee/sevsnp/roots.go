@@ -27,6 +27,12 @@ type Root struct {
 	// simulated). A verifier trusts it only when its options allow
 	// simulated evidence.
 	Simulated bool
+	// Endorsers are VCEK or VLEK certificates issued under this root that
+	// a verifier may use for a report whose endorsements carry none (the
+	// simulated root holds the simulated VCEK, so that simulated evidence
+	// verifies without endorsements, as real evidence does with
+	// Options.CertDir). They are checked like any other.
+	Endorsers []*x509.Certificate
 
 	id [sha256.Size]byte
 }
@@ -82,7 +88,9 @@ var SimulatedRoot = sync.OnceValues(func() (*Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewRoot(simulated.ProductLine, m.ARK, m.ASK, nil, true), nil
+	r := NewRoot(simulated.ProductLine, m.ARK, m.ASK, nil, true)
+	r.Endorsers = []*x509.Certificate{m.VCEK}
+	return r, nil
 })
 
 // DefaultRoots returns the AMD roots and the simulated root (which is

@@ -121,7 +121,8 @@ func (v *Verifier) now() time.Time {
 // names, that this key is the key of the report's chip and REPORTED_TCB,
 // and that its certificate chains to a trusted root. certs are the
 // certificates that came with the report (usually from
-// [DecodeEndorsements]); missing ones are looked up in Options.CertDir.
+// [DecodeEndorsements]); missing ones are looked up in Options.CertDir, then
+// among the roots' known endorsers (Root.Endorsers).
 // Verify checks no policy: see [Validate].
 func (v *Verifier) Verify(ctx context.Context, raw []byte, certs Certificates) (*Attestation, error) {
 	r, err := ParseReport(raw)
@@ -214,8 +215,15 @@ func (v *Verifier) verifyChain(ctx context.Context, r *Report, certs Certificate
 		if cert, err = x509.ParseCertificate(endorser); err != nil {
 			return nil, fmt.Errorf("%w: parsing the %v certificate: %w", ErrChain, key, err)
 		}
-	} else if dir != nil {
-		cert = dir.endorser(r)
+	} else {
+		if dir != nil {
+			cert = endorserFor(r, dir.certs)
+		}
+		for _, root := range v.roots {
+			if cert == nil {
+				cert = endorserFor(r, root.Endorsers)
+			}
+		}
 	}
 	if cert == nil {
 		where := "the endorsements carry none and no certificate directory is configured"
@@ -275,7 +283,7 @@ func (v *Verifier) verifyChain(ctx context.Context, r *Report, certs Certificate
 			continue
 		}
 		var byReport *reportKey
-		if len(endorser) == 0 { // from the certificate directory
+		if len(endorser) == 0 { // from the certificate directory or a root
 			k := reportKeyOf(r)
 			byReport = &k
 		}
@@ -365,11 +373,8 @@ func (v *Verifier) lookup(r *Report, der []byte, certs Certificates, now time.Ti
 	key := r.Signer.SigningKey
 	var e *chainEntry
 	if len(der) == 0 {
-		// The endorser came from the certificate directory: look it up by
-		// what the report says it is.
-		if v.opts.CertDir == "" {
-			return nil, false
-		}
+		// The endorser came from the certificate directory or a root's
+		// known endorsers: look it up by what the report says it is.
 		if e = v.cache.getByReport(reportKeyOf(r)); e == nil {
 			return nil, false
 		}
@@ -442,7 +447,7 @@ type chainEntry struct {
 type ChainCache struct {
 	mu       sync.RWMutex
 	m        map[chainKey]*chainEntry
-	byReport map[reportKey]*chainEntry // endorsers from a certificate directory
+	byReport map[reportKey]*chainEntry // endorsers not from the endorsements
 	max      int
 }
 
@@ -547,11 +552,11 @@ func readCertDir(ctx context.Context, dir string) (*certDir, error) {
 	return d, nil
 }
 
-// endorser finds the VCEK of the report's chip and REPORTED_TCB, or a VLEK
-// of its REPORTED_TCB.
-func (d *certDir) endorser(r *Report) *x509.Certificate {
+// endorserFor finds among certs the VCEK of the report's chip and
+// REPORTED_TCB, or a VLEK of its REPORTED_TCB.
+func endorserFor(r *Report, certs []*x509.Certificate) *x509.Certificate {
 	key := r.Signer.SigningKey
-	for _, c := range d.certs {
+	for _, c := range certs {
 		if c.Subject.CommonName != "SEV-"+key.String() {
 			continue
 		}

@@ -214,6 +214,20 @@ func TestSimulatedRoundTrip(t *testing.T) {
 	if _, err := amdOnly.Verify(ctx, report, Certificates{VCEK: s.Certificates().VCEK}); !errors.Is(err, ErrChain) {
 		t.Errorf("AMD roots, simulated VCEK alone = %v", err)
 	}
+	// Without endorsements the simulated root's own VCEK is used.
+	bare := newVerifier(t, simNow, func(o *Options) { o.AllowSimulated = true })
+	for i := range 2 {
+		a, err := bare.Verify(ctx, report, Certificates{})
+		if err != nil || !a.Simulated || a.Cached != (i == 1) {
+			t.Fatalf("Verify without endorsements #%d: %v", i, err)
+		}
+	}
+	if _, err := strict.Verify(ctx, report, Certificates{}); !errors.Is(err, ErrSimulated) {
+		t.Errorf("strict Verify without endorsements = %v", err)
+	}
+	if _, err := amdOnly.Verify(ctx, report, Certificates{}); !errors.Is(err, ErrMissingCertificate) {
+		t.Errorf("AMD roots, simulated report without endorsements = %v", err)
+	}
 	// Wrong report data.
 	if err := Validate(a.Report, Policy{ReportData: make([]byte, 64)}); !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), "REPORT_DATA 5a5a") {
 		t.Errorf("Validate with other report data = %v", err)
