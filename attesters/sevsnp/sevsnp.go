@@ -50,8 +50,10 @@ type attester struct {
 	lastTable  *abi.CertTable
 }
 
+// Descriptor says what the instance is.
 func (*attester) Descriptor() instance.Descriptor { return Registration.Descriptor }
 
+// Close releases nothing: the instance holds no resources.
 func (*attester) Close() error { return nil }
 
 // Collect returns the raw report over reportData.

@@ -65,8 +65,10 @@ type attester struct {
 	endorsements []byte
 }
 
+// Descriptor says what the instance is.
 func (*attester) Descriptor() instance.Descriptor { return Registration.Descriptor }
 
+// Close releases nothing: the instance holds no resources.
 func (*attester) Close() error { return nil }
 
 // Collect returns a simulated report over reportData.

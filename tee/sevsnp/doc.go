@@ -32,7 +32,21 @@
 // # Where certificates come from
 //
 // From the endorsements, else from a local certificate directory
-// ([Options.CertDir]). This package never fetches from AMD's Key
+// ([Options.CertDir]), else from the roots' known endorsers (only the
+// simulated root has one: its VCEK, so that simulated evidence verifies
+// without endorsements). This package never fetches from AMD's Key
 // Distribution Service: a verifier without the VCEK refuses the report and
 // says so.
+//
+// # Chain cache
+//
+// A verified chain is cached ([ChainCache], shared per process by default)
+// under SHA-256 of the VCEK (or VLEK) DER together with the root it chained
+// to, with the parsed key and the chain's validity window. A warm
+// verification hashes the VCEK, finds the entry (only for one of the
+// verifier's own roots, only inside the window, only if the endorsements'
+// ASK is the one the chain went through), checks the VCEK's binding to the
+// report's CHIP_ID and REPORTED_TCB and verifies one ECDSA P-384 signature.
+// Whether a simulated root is trusted is decided per verification, never
+// cached.
 package sevsnp

@@ -105,8 +105,10 @@ type verifier struct {
 	policy snp.Policy
 }
 
+// Descriptor says what the instance is.
 func (*verifier) Descriptor() instance.Descriptor { return Registration.Descriptor }
 
+// Close releases nothing: the instance holds no resources.
 func (*verifier) Close() error { return nil }
 
 // Verify checks the report in ev against reportData, with the certificates
