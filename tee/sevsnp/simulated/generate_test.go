@@ -45,6 +45,11 @@ func TestRegenerate(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkMaterial(t, m)
+		// The committed ARK and ASK keys are the certificates' keys.
+		if !mustKey[*rsa.PrivateKey](t, read(t, "testonly_ark_key.pem")).PublicKey.Equal(m.ARK.PublicKey) ||
+			!mustKey[*rsa.PrivateKey](t, read(t, "testonly_ask_key.pem")).PublicKey.Equal(m.ASK.PublicKey) {
+			t.Error("testonly_ark_key.pem or testonly_ask_key.pem does not match its certificate")
+		}
 		return
 	}
 	var ark, ask *rsa.PrivateKey
@@ -61,8 +66,8 @@ func TestRegenerate(t *testing.T) {
 			t.Fatal(err)
 		}
 	} else {
-		ark = mustKey[*rsa.PrivateKey](t, ARKKeyPEM)
-		ask = mustKey[*rsa.PrivateKey](t, ASKKeyPEM)
+		ark = mustKey[*rsa.PrivateKey](t, read(t, "testonly_ark_key.pem"))
+		ask = mustKey[*rsa.PrivateKey](t, read(t, "testonly_ask_key.pem"))
 		vcek = mustKey[*ecdsa.PrivateKey](t, VCEKKeyPEM)
 	}
 	// The builder needs an ASVK (VLEK intermediate) key; that certificate
@@ -164,6 +169,15 @@ func pemKey(t *testing.T, k crypto.Signer) []byte {
 		t.Fatal(err)
 	}
 	return append([]byte("# "+keyHeader+"\n"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...)
+}
+
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func write(t *testing.T, name string, b []byte) {

@@ -1,6 +1,8 @@
 // Package simulated holds the TEST-ONLY key hierarchy of the simulated
 // SEV-SNP TEE (the sev_snp_sim attester): an ARK, an ASK and a VCEK in AMD's
-// certificate format, with their private keys.
+// certificate format, and the VCEK's private key. (The ARK and ASK private
+// keys are committed beside them, testonly_ark_key.pem and
+// testonly_ask_key.pem, but not embedded: only the generator reads them.)
 //
 // # Never trust this hierarchy in production
 //
@@ -62,13 +64,6 @@ var (
 	//
 	//go:embed testonly_vcek_key.pem
 	VCEKKeyPEM []byte
-	// ARKKeyPEM and ASKKeyPEM are the RSA-4096 private keys of the ARK and
-	// the ASK, kept only to reissue certificates.
-	//
-	//go:embed testonly_ark_key.pem
-	ARKKeyPEM []byte
-	//go:embed testonly_ask_key.pem
-	ASKKeyPEM []byte
 )
 
 // ProductName is the AMD product the simulated chip claims to be: the VCEK
