@@ -27,30 +27,29 @@ import (
 func Claims(a *Attestation) instance.Claims {
 	p := a.Report.Proto
 	cur, rep := a.Report.CurrentTCB(), a.Report.ReportedTCB()
-	c := instance.Claims{
-		"measurement":       hex.EncodeToString(p.GetMeasurement()),
-		"host_data":         hex.EncodeToString(p.GetHostData()),
-		"report_data":       hex.EncodeToString(p.GetReportData()),
-		"chip_id":           hex.EncodeToString(p.GetChipId()),
-		"family_id":         hex.EncodeToString(p.GetFamilyId()),
-		"image_id":          hex.EncodeToString(p.GetImageId()),
-		"id_key_digest":     hex.EncodeToString(p.GetIdKeyDigest()),
-		"author_key_digest": hex.EncodeToString(p.GetAuthorKeyDigest()),
-		"report_id":         hex.EncodeToString(p.GetReportId()),
-		"policy":            p.GetPolicy(),
-		"vmpl":              uint64(p.GetVmpl()),
-		"guest_svn":         uint64(p.GetGuestSvn()),
-		"report_version":    uint64(p.GetVersion()),
-		"debug":             a.Report.Debug(),
-		"simulated":         a.Simulated,
-		"signing_key":       a.Report.Signer.SigningKey.String(),
-		"product_line":      a.Root.ProductLine,
-		"root":              a.Root.Name(),
-		"tcb_version":       tcbHex(p.GetCurrentTcb()),
-		"reported_tcb":      tcbHex(p.GetReportedTcb()),
-		"committed_tcb":     tcbHex(p.GetCommittedTcb()),
-		"launch_tcb":        tcbHex(p.GetLaunchTcb()),
-	}
+	c := make(instance.Claims, 32)
+	c["measurement"] = hex.EncodeToString(p.GetMeasurement())
+	c["host_data"] = hex.EncodeToString(p.GetHostData())
+	c["report_data"] = hex.EncodeToString(p.GetReportData())
+	c["chip_id"] = hex.EncodeToString(p.GetChipId())
+	c["family_id"] = hex.EncodeToString(p.GetFamilyId())
+	c["image_id"] = hex.EncodeToString(p.GetImageId())
+	c["id_key_digest"] = hex.EncodeToString(p.GetIdKeyDigest())
+	c["author_key_digest"] = hex.EncodeToString(p.GetAuthorKeyDigest())
+	c["report_id"] = hex.EncodeToString(p.GetReportId())
+	c["policy"] = p.GetPolicy()
+	c["vmpl"] = uint64(p.GetVmpl())
+	c["guest_svn"] = uint64(p.GetGuestSvn())
+	c["report_version"] = uint64(p.GetVersion())
+	c["debug"] = a.Report.Debug()
+	c["simulated"] = a.Simulated
+	c["signing_key"] = a.Report.Signer.SigningKey.String()
+	c["product_line"] = a.Root.ProductLine
+	c["root"] = a.Root.Name()
+	c["tcb_version"] = tcbHex(p.GetCurrentTcb())
+	c["reported_tcb"] = tcbHex(p.GetReportedTcb())
+	c["committed_tcb"] = tcbHex(p.GetCommittedTcb())
+	c["launch_tcb"] = tcbHex(p.GetLaunchTcb())
 	tcbClaims(c, "tcb_", cur)
 	tcbClaims(c, "reported_tcb_", rep)
 	return c

@@ -171,7 +171,7 @@ func EncodeEndorsements(t *abi.CertTable) ([]byte, error) {
 
 // DecodeEndorsements reads an endorsements item of evidence type "sev_snp":
 // exactly one CBOR byte string, holding a certificate table that
-// [ParseCertTable] accepts.
+// [ParseCertTable] accepts. The table's entries share item's memory.
 func DecodeEndorsements(item []byte) (*abi.CertTable, error) {
 	if len(item) == 0 {
 		return nil, fmt.Errorf("%w: empty endorsements item", ErrMalformedEndorsements)
@@ -179,9 +179,47 @@ func DecodeEndorsements(item []byte) (*abi.CertTable, error) {
 	if mt := item[0] >> 5; mt != 2 { // CBOR major type 2: byte string
 		return nil, fmt.Errorf("%w: the endorsements item is CBOR major type %d, want a byte string (2)", ErrMalformedEndorsements, mt)
 	}
-	var raw []byte
-	if err := cborDec.Unmarshal(item, &raw); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedEndorsements, err)
+	raw, err := byteString(item)
+	if err != nil {
+		return nil, err
 	}
 	return ParseCertTable(raw)
+}
+
+// byteString returns the content of the CBOR byte string item, which must
+// be all of item. A definite-length string is read in place (no copy); an
+// indefinite-length one is joined by the CBOR decoder.
+func byteString(item []byte) ([]byte, error) {
+	ai := item[0] & 0x1f
+	if ai == 31 {
+		var raw []byte
+		if err := cborDec.Unmarshal(item, &raw); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformedEndorsements, err)
+		}
+		return raw, nil
+	}
+	var n uint64
+	head := 1
+	switch {
+	case ai < 24:
+		n = uint64(ai)
+	case ai <= 27:
+		w := 1 << (ai - 24) // 1, 2, 4 or 8 bytes of length
+		if len(item) < 1+w {
+			return nil, fmt.Errorf("%w: the CBOR byte string head is cut short (%d bytes)", ErrMalformedEndorsements, len(item))
+		}
+		for _, b := range item[1 : 1+w] {
+			n = n<<8 | uint64(b)
+		}
+		head += w
+	default:
+		return nil, fmt.Errorf("%w: CBOR additional information %d is reserved", ErrMalformedEndorsements, ai)
+	}
+	if rest := uint64(len(item) - head); n != rest {
+		if n > rest {
+			return nil, fmt.Errorf("%w: the CBOR byte string says %d bytes but %d follow", ErrMalformedEndorsements, n, rest)
+		}
+		return nil, fmt.Errorf("%w: %d bytes after the CBOR byte string", ErrMalformedEndorsements, rest-n)
+	}
+	return item[head:len(item):len(item)], nil
 }

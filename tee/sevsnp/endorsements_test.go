@@ -75,8 +75,11 @@ func TestEndorsementsMalformed(t *testing.T) {
 		{"empty item", "empty endorsements item", nil},
 		{"CBOR array", "major type 4", func() []byte { b, _ := cbor.Marshal([][]byte{good}); return b }()},
 		{"CBOR text", "major type 3", func() []byte { b, _ := cbor.Marshal(string(good)); return b }()},
-		{"trailing CBOR", "extraneous data", append(bstr(good), 0x00)},
-		{"truncated CBOR", "unexpected EOF", bstr(good)[:100]},
+		{"trailing CBOR", "1 bytes after the CBOR byte string", append(bstr(good), 0x00)},
+		{"truncated CBOR", "but 97 follow", bstr(good)[:100]},
+		{"truncated CBOR head", "head is cut short", []byte{0x5a, 0, 0}},
+		{"reserved CBOR length", "additional information 28 is reserved", []byte{0x5c}},
+		{"truncated indefinite CBOR", "unexpected EOF", []byte{0x5f, 0x41, 0x00}},
 		{"empty table", "empty certificate table", bstr([]byte{})},
 		{"no terminator", "no terminating all-zero entry", bstr(noTerminator)},
 		{"only a terminator", "no entries", bstr(make([]byte, 24))},
@@ -94,6 +97,30 @@ func TestEndorsementsMalformed(t *testing.T) {
 				t.Fatalf("DecodeEndorsements = %v\nwant ErrMalformedEndorsements containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestEndorsementsIndefinite: an indefinite-length byte string (chunks)
+// decodes like a definite one.
+func TestEndorsementsIndefinite(t *testing.T) {
+	s := newSimulator(t, SimulatorOptions{})
+	raw := s.Certificates().CertTable().Marshal()
+	half := len(raw) / 2
+	item := []byte{0x5f}
+	for _, chunk := range [][]byte{raw[:half], raw[half:]} {
+		h, err := cbor.Marshal(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		item = append(item, h...)
+	}
+	item = append(item, 0xff)
+	table, err := DecodeEndorsements(item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(CertificatesOf(table).VCEK, s.Certificates().VCEK) {
+		t.Error("VCEK changed")
 	}
 }
 
