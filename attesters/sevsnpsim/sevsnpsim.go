@@ -34,9 +34,11 @@ const Name = "sev_snp_sim"
 const EnvLaunchDigest = "RATS_TLS_SEV_SNP_SIM_LAUNCH_DIGEST"
 
 // Registration describes the simulated SEV-SNP attester. It works on any
-// machine.
+// machine. Its priority is below the null attester's, so it is used only
+// when named: a machine without a TEE never presents simulated evidence
+// unless asked to.
 var Registration = &registry.Registration{
-	Descriptor: instance.Descriptor{Kind: instance.KindAttester, Name: Name, Type: snp.EvidenceType, Priority: 1},
+	Descriptor: instance.Descriptor{Kind: instance.KindAttester, Name: Name, Type: snp.EvidenceType, Priority: -1},
 	New: func(_ context.Context, opts instance.Options) (instance.Instance, error) {
 		so := snp.SimulatorOptions{Debug: opts.DebugEnclave}
 		if s := os.Getenv(EnvLaunchDigest); s != "" {
