@@ -84,6 +84,11 @@ var ErrUnavailable = errors.New("instance unavailable on this machine")
 // example key generation in nullcrypto).
 var ErrUnsupported = errors.New("operation not supported by this instance")
 
+// ErrNoApplicationProtocol is wrapped by a server's GetCredentials that
+// refuses every application protocol (ALPN) the client offered; the TLS
+// wrapper then tells the client with a no_application_protocol alert.
+var ErrNoApplicationProtocol = errors.New("no application protocol in common")
+
 // EvidenceTypeNull is the evidence type of the null attester and verifier: no
 // evidence at all.
 const EvidenceTypeNull = "null"

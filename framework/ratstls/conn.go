@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"slices"
+	"strings"
 
 	"errors"
 	"fmt"
@@ -187,6 +188,10 @@ func (c *Conn) negotiate(ctx context.Context) error {
 	defer stop()
 	s, err := tw.Negotiate(ctx, c.raw, tc)
 	if err != nil {
+		// crypto/tls reports a peer's alert only as text.
+		if c.role == instance.RoleClient && strings.Contains(err.Error(), "tls: no application protocol") {
+			err = fmt.Errorf("%w: the server accepts none of the freshness modes offered %v: %w", ErrFreshness, modes, err)
+		}
 		return err
 	}
 	if !checkedTLS {

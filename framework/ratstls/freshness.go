@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/inclavare/inclavare/framework/instance"
 )
 
 // Freshness is how evidence is tied to the present.
@@ -144,7 +146,7 @@ func serverChoice(modes []Freshness, offered []string) (mode Freshness, legacy b
 		if slices.Contains(modes, FreshnessNone) {
 			return FreshnessNone, true, nil, nil
 		}
-		return "", true, nil, fmt.Errorf("%w: the client does not negotiate freshness (a C Rats-TLS peer?), and this side requires %s", ErrFreshness, modes[len(modes)-1])
+		return "", true, nil, fmt.Errorf("%w: %w: the client does not negotiate freshness (a C Rats-TLS peer?), and this side requires %s", ErrFreshness, instance.ErrNoApplicationProtocol, modes[len(modes)-1])
 	}
 	for _, m := range modes {
 		if !slices.Contains(theirs, m) {
@@ -155,7 +157,7 @@ func serverChoice(modes []Freshness, offered []string) (mode Freshness, legacy b
 		}
 		return m, false, nonce, nil
 	}
-	return "", false, nil, fmt.Errorf("%w: no common mode: the client accepts %v, this side %v", ErrFreshness, theirs, modes)
+	return "", false, nil, fmt.Errorf("%w: %w: no common mode: the client accepts %v, this side %v", ErrFreshness, instance.ErrNoApplicationProtocol, theirs, modes)
 }
 
 // clientMode reads the mode the server selected.

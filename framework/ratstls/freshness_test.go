@@ -232,9 +232,9 @@ func TestFreshnessNegotiation(t *testing.T) {
 					s := servers[tc.server]
 					o, err := s.try(t, client(t, tc.client))
 					wantErr(t, "server", o.server.err, []error{ratstls.ErrFreshness}, tc.reason)
-					// The client learns only that the server gave up: a
-					// TLS alert carries no reason.
-					wantErr(t, "client", err, nil, "remote error: tls: internal error")
+					// The client learns from the no_application_protocol
+					// alert that no mode it offered is accepted.
+					wantErr(t, "client", err, []error{ratstls.ErrFreshness}, "accepts none of the freshness modes offered", "no application protocol")
 					s.good(t, goodCli)
 				})
 			}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/inclavare/inclavare/framework/instance"
@@ -40,7 +41,8 @@ func Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig, p in
 	default:
 		return nil, fmt.Errorf("TLS profile names protocol %q; only %q and %q exist", p.Protocol, instance.ProtocolTLS13, instance.ProtocolNone)
 	}
-	tc, err := Config(cfg, p)
+	var refusal atomic.Pointer[error]
+	tc, err := build(cfg, p, &refusal)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +61,17 @@ func Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig, p in
 	err = c.Handshake()
 	stop()
 	conn.SetDeadline(time.Time{})
+	if r := refusal.Load(); r != nil && err != nil {
+		err = *r // the server's own reason, not crypto/tls's
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		// The deadline may fire on the socket before ctx notices.
+		if d, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(d) {
+			cause := ctx.Err()
+			if cause == nil {
+				cause = context.DeadlineExceeded
+			}
+			err = fmt.Errorf("%w (%w)", cause, err)
 		}
 		return nil, fmt.Errorf("TLS 1.3: %w", err)
 	}
@@ -72,6 +82,16 @@ func Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig, p in
 // for benchmarks that compare against plain crypto/tls with the same
 // settings.
 func Config(cfg *instance.TLSConfig, p instance.TLSProfile) (*tls.Config, error) {
+	return build(cfg, p, new(atomic.Pointer[error]))
+}
+
+// refusedProtocol is the ALPN protocol a refusing server offers (see
+// instance.ErrNoApplicationProtocol).
+const refusedProtocol = "inclavare-refused"
+
+// build is Config; refusal receives a server's refusal of every offered
+// application protocol.
+func build(cfg *instance.TLSConfig, p instance.TLSProfile, refusal *atomic.Pointer[error]) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:             tls.VersionTLS13,
 		MaxVersion:             tls.VersionTLS13,
@@ -123,7 +143,17 @@ func Config(cfg *instance.TLSConfig, p instance.TLSProfile) (*tls.Config, error)
 	if get := cfg.GetCredentials; get != nil {
 		if cfg.Role == instance.RoleServer {
 			tc.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-				return serverConfig(tc, get, hello)
+				c, err := serverConfig(tc, get, hello)
+				if errors.Is(err, instance.ErrNoApplicationProtocol) && len(hello.SupportedProtos) > 0 {
+					// Offer a protocol no client offers: crypto/tls then
+					// sends no_application_protocol, which tells the client
+					// more than internal_error would.
+					r := tc.Clone()
+					r.GetConfigForClient, r.NextProtos = nil, []string{refusedProtocol}
+					refusal.Store(&err)
+					return r, nil
+				}
+				return c, err
 			}
 		} else {
 			tc.GetClientCertificate = func(req *tls.CertificateRequestInfo) (*tls.Certificate, error) {
