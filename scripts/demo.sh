@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make demo: a Rats-TLS server with mutual attestation, a client that verifies
-# it, the verified result, then the same through subprocess plugins only.
-# No TEE is needed: on this machine the best attester is the null attester,
-# so both sides name the null verifier to accept a peer without evidence.
+# make demo: a Rats-TLS server and client attesting each other with the
+# simulated SEV-SNP TEE in exporter mode, the verified claims, the same
+# through subprocess plugins only, then a refused client and its reason.
+# No TEE hardware is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=bin
@@ -31,24 +31,29 @@ start_server() {
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "Instances available here"
+step "Instances available here (built in, and subprocess plugins from bin/plugins)"
 "$BIN/rats-tls-client" --list-instances --plugin-dir "$BIN/plugins"
 
-step "Built-in instances: server and client attest each other (-m), verified with the null verifier"
-start_server -m -v nullverifier --plugin-dir "$work/none"
-echo "\$ rats-tls-client -m -v nullverifier -p $port --json"
-"$BIN/rats-tls-client" -m -v nullverifier -p "$port" --plugin-dir "$work/none" --json
+# Both sides attest with the simulated SEV-SNP TEE: real-format SNP reports
+# signed by a test-only AMD key chain, so the whole path runs without SEV
+# hardware. A verifier trusts that chain only when told (--allow-simulated).
+snp=(-a sev_snp_sim -m --allow-simulated --freshness exporter)
 
-step "Every instance as a subprocess plugin (--no-builtin), checked against the plugin manifest"
-start_server -m -v nullverifier --no-builtin --plugin-dir "$BIN/plugins"
-echo "\$ rats-tls-client -m -v nullverifier --no-builtin --plugin-dir $BIN/plugins -p $port"
-"$BIN/rats-tls-client" -m -v nullverifier --no-builtin --plugin-dir "$BIN/plugins" -p "$port"
+step "Mutual attestation with simulated SEV-SNP, evidence bound to this TLS session (exporter mode)"
+start_server "${snp[@]}" --plugin-dir "$work/none"
+echo "\$ rats-tls-client ${snp[*]} -p $port"
+"$BIN/rats-tls-client" "${snp[@]}" -p "$port" --plugin-dir "$work/none"
 
-step "Fail closed: a client that does not name the null verifier refuses an unattested server"
-start_server --plugin-dir "$work/none"
-echo "\$ rats-tls-client -p $port"
-if "$BIN/rats-tls-client" -p "$port" --plugin-dir "$work/none"; then
-	echo "unexpected: the unattested server was accepted" >&2; exit 1
+step "The same, with every instance a subprocess plugin (--no-builtin), each checked against the manifest"
+start_server "${snp[@]}" --no-builtin --plugin-dir "$BIN/plugins"
+echo "\$ rats-tls-client ${snp[*]} --no-builtin --plugin-dir $BIN/plugins -p $port --json"
+"$BIN/rats-tls-client" "${snp[@]}" --no-builtin --plugin-dir "$BIN/plugins" -p "$port" --json
+
+step "Refused: the same client without --allow-simulated does not trust a simulated TEE"
+start_server -a sev_snp_sim --freshness exporter --plugin-dir "$work/none"
+echo "\$ rats-tls-client --freshness exporter -p $port"
+if "$BIN/rats-tls-client" --freshness exporter -p "$port" --plugin-dir "$work/none"; then
+	echo "unexpected: simulated evidence was trusted without --allow-simulated" >&2; exit 1
 fi
 echo "(refused, as it must be; the server keeps serving the next client:)"
-"$BIN/rats-tls-client" -v nullverifier -p "$port" --plugin-dir "$work/none" >/dev/null && echo "next client: OK"
+"$BIN/rats-tls-client" --freshness exporter --allow-simulated -p "$port" --plugin-dir "$work/none" >/dev/null && echo "next client: OK"

@@ -152,6 +152,7 @@ type clientResult struct {
 	Crypto       string         `json:"crypto"`
 	Claims       map[string]any `json:"claims"`
 	Attested     bool           `json:"attested"`
+	Freshness    string         `json:"freshness"`
 	EvidenceType string         `json:"evidence_type"`
 	Echo         string         `json:"echo"`
 	Instances    map[string]struct {
