@@ -6,7 +6,8 @@
 // verifier checks it, and trusts it only with --allow-simulated
 // (instance.Options.AllowSimulated), marking the claims "simulated": true.
 //
-// Its priority (1) is below every real TEE and above the null attester (0).
+// Its priority (-1) is below every real TEE and below the null attester (0),
+// so it is used only when named (-a sev_snp_sim).
 //
 // The guest's MEASUREMENT is the launch digest: SHA-384 of a fixed string
 // by default (sevsnp.DefaultLaunchDigest), or the 96 hex digits in the
