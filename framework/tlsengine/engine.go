@@ -238,3 +238,29 @@ func (plainSession) ExportKeyingMaterial(string, []byte, int) ([]byte, error) {
 func (plainSession) NegotiatedProtocol() string { return "" }
 
 func (plainSession) Version() string { return "none" }
+
+// Wrapper is a TLS wrapper that is nothing but a profile run by this
+// engine: gotls and nulltls are two values of it.
+type Wrapper struct {
+	// Desc describes the wrapper.
+	Desc instance.Descriptor
+	// P is the profile every session runs with.
+	P instance.TLSProfile
+}
+
+// Descriptor says what the wrapper is.
+func (w Wrapper) Descriptor() instance.Descriptor { return w.Desc }
+
+// Close does nothing.
+func (Wrapper) Close() error { return nil }
+
+// Profile returns P.
+func (w Wrapper) Profile(context.Context) (instance.TLSProfile, error) { return w.P, nil }
+
+// CheckPeer accepts every peer: the framework's own checks follow.
+func (Wrapper) CheckPeer(context.Context, [][]byte) error { return nil }
+
+// Negotiate runs a session with P.
+func (w Wrapper) Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig) (instance.Session, error) {
+	return Negotiate(ctx, conn, cfg, w.P)
+}

@@ -12,20 +12,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	_ "github.com/inclavare/inclavare/framework/builtins"
 	"github.com/inclavare/inclavare/framework/instance"
-	"github.com/inclavare/inclavare/framework/plugin"
 	"github.com/inclavare/inclavare/framework/ratstls"
 	"github.com/inclavare/inclavare/samples/internal/cli"
 )
@@ -35,14 +32,7 @@ const prog = "rats-tls-client"
 // Greeting is what the C Rats-TLS client sends.
 const Greeting = "Hello and welcome to RATS-TLS!\n"
 
-func main() {
-	fs := flag.NewFlagSet(prog, flag.ExitOnError)
-	opts := cli.Register(fs)
-	fs.Parse(os.Args[1:])
-	if err := run(opts); err != nil {
-		cli.Fatal(prog, err)
-	}
-}
+func main() { cli.Main(prog, run) }
 
 // Result is the --json output.
 type Result struct {
@@ -62,26 +52,7 @@ type Result struct {
 	Instances map[instance.Kind]ratstls.Selection `json:"instances"`
 }
 
-func run(opts *cli.Options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	defer plugin.CleanupClients()
-	log, err := opts.Logger()
-	if err != nil {
-		return err
-	}
-	cat, err := opts.Catalog(ctx, log)
-	if err != nil {
-		return err
-	}
-	if opts.ListInstances {
-		return cli.PrintInstances(ctx, os.Stdout, cat, opts.JSON)
-	}
-	cfg, err := opts.Config(cat, log)
-	if err != nil {
-		return err
-	}
-	defer cfg.Close()
+func run(ctx context.Context, opts *cli.Options, log *slog.Logger, cfg *ratstls.Config) error {
 	addr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

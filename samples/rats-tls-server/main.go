@@ -11,55 +11,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 
 	_ "github.com/inclavare/inclavare/framework/builtins"
 	"github.com/inclavare/inclavare/framework/instance"
-	"github.com/inclavare/inclavare/framework/plugin"
 	"github.com/inclavare/inclavare/framework/ratstls"
 	"github.com/inclavare/inclavare/samples/internal/cli"
 )
 
 const prog = "rats-tls-server"
 
-func main() {
-	fs := flag.NewFlagSet(prog, flag.ExitOnError)
-	opts := cli.Register(fs)
-	fs.Parse(os.Args[1:])
-	if err := run(opts); err != nil {
-		cli.Fatal(prog, err)
-	}
-}
+func main() { cli.Main(prog, run) }
 
-func run(opts *cli.Options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	defer plugin.CleanupClients()
-	log, err := opts.Logger()
-	if err != nil {
-		return err
-	}
-	cat, err := opts.Catalog(ctx, log)
-	if err != nil {
-		return err
-	}
-	if opts.ListInstances {
-		return cli.PrintInstances(ctx, os.Stdout, cat, opts.JSON)
-	}
-	cfg, err := opts.Config(cat, log)
-	if err != nil {
-		return err
-	}
-	defer cfg.Close()
+func run(ctx context.Context, opts *cli.Options, log *slog.Logger, cfg *ratstls.Config) error {
 	addr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
 	l, err := ratstls.Listen(ctx, "tcp", addr, cfg)
 	if err != nil {

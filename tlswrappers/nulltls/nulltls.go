@@ -5,7 +5,6 @@ package nulltls
 
 import (
 	"context"
-	"net"
 
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
@@ -17,26 +16,15 @@ const Name = "nulltls"
 
 // Registration describes the null TLS wrapper.
 var Registration = &registry.Registration{
-	Descriptor: instance.Descriptor{Kind: instance.KindTLS, Name: Name, Type: "none", Priority: 0},
+	Descriptor: descriptor,
 	New: func(context.Context, instance.Options) (instance.Instance, error) {
-		return wrapper{}, nil
+		return tlsengine.Wrapper{Desc: descriptor, P: profile}, nil
 	},
 }
 
 func init() { registry.Register(Registration) }
 
+var descriptor = instance.Descriptor{Kind: instance.KindTLS, Name: Name, Type: "none", Priority: 0}
+
+// profile is the whole of the wrapper: the session runs in tlsengine.
 var profile = instance.TLSProfile{Protocol: instance.ProtocolNone}
-
-type wrapper struct{}
-
-func (wrapper) Descriptor() instance.Descriptor { return Registration.Descriptor }
-
-func (wrapper) Close() error { return nil }
-
-func (wrapper) Profile(context.Context) (instance.TLSProfile, error) { return profile, nil }
-
-func (wrapper) CheckPeer(context.Context, [][]byte) error { return nil }
-
-func (wrapper) Negotiate(ctx context.Context, conn net.Conn, cfg *instance.TLSConfig) (instance.Session, error) {
-	return tlsengine.Negotiate(ctx, conn, cfg, profile)
-}

@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/inclavare/inclavare/framework/instance"
@@ -158,6 +160,42 @@ func PrintInstances(ctx context.Context, w io.Writer, cat *registry.Catalog, asJ
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.Kind, r.Name, r.Type, r.Priority, r.Source, usable)
 	}
 	return tw.Flush()
+}
+
+// Main is the whole main of a sample: it parses the flags, sets up logging
+// and the instance catalogue, answers --list-instances, builds the
+// configuration and calls run with it, stopping on SIGINT or SIGTERM. Any
+// error is printed on stderr and exits 1; plugin processes are stopped
+// either way.
+func Main(prog string, run func(ctx context.Context, opts *Options, log *slog.Logger, cfg *ratstls.Config) error) {
+	fs := flag.NewFlagSet(prog, flag.ExitOnError)
+	opts := Register(fs)
+	fs.Parse(os.Args[1:])
+	err := func() error {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		defer plugin.CleanupClients()
+		log, err := opts.Logger()
+		if err != nil {
+			return err
+		}
+		cat, err := opts.Catalog(ctx, log)
+		if err != nil {
+			return err
+		}
+		if opts.ListInstances {
+			return PrintInstances(ctx, os.Stdout, cat, opts.JSON)
+		}
+		cfg, err := opts.Config(cat, log)
+		if err != nil {
+			return err
+		}
+		defer cfg.Close()
+		return run(ctx, opts, log, cfg)
+	}()
+	if err != nil {
+		Fatal(prog, err)
+	}
 }
 
 // Fatal prints err on stderr, prefixed by the program name, and exits 1.
