@@ -544,6 +544,9 @@ func EncodeMessage(evidence, endorsements []byte) ([]byte, error) {
 // DecodeMessage parses a post-handshake attestation message; empty values
 // come back nil.
 func DecodeMessage(b []byte) (evidence, endorsements []byte, err error) {
+	if len(b) == 0 || b[0]>>5 != 4 { // major type 4: an array, untagged
+		return nil, nil, fmt.Errorf("%w: attestation message is not [evidence, endorsements]: not an untagged array", ErrMalformed)
+	}
 	var m attestationMessage
 	rest, err := decMode.UnmarshalFirst(b, &m)
 	if err != nil {

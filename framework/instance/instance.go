@@ -22,6 +22,7 @@ package instance
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
@@ -295,6 +296,9 @@ type PeerState struct {
 	Certificates [][]byte
 	// NegotiatedProtocol is the ALPN protocol agreed ("" for none).
 	NegotiatedProtocol string
+	// Leaf is Certificates[0] parsed, when the TLS engine has it (nil
+	// otherwise: parse Certificates[0]).
+	Leaf *x509.Certificate
 }
 
 // Hello is what one side knows of the other when it must choose its

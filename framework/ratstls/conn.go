@@ -113,7 +113,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 			if !verifies {
 				return nil // the client is not asked to attest
 			}
-			p, err := c.cfg.verifyPeer(ctx, st, ps.Certificates, mode, myNonce)
+			p, err := c.cfg.verifyPeer(ctx, st, ps, mode, myNonce)
 			peer = p
 			return err
 		},

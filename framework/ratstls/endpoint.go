@@ -43,6 +43,9 @@ type endpoint struct {
 
 	vmu       sync.Mutex
 	verifiers map[string]registry.Selected // by evidence type
+
+	pmu      sync.Mutex
+	verdicts map[[32]byte]verdict // none-mode peers, by certificate hash
 }
 
 // endpoint returns the live state, creating what role needs on first use.
@@ -310,4 +313,52 @@ func (st *endpoint) close() error {
 	st.verifiers = nil
 	st.vmu.Unlock()
 	return errors.Join(errs...)
+}
+
+// verdictCacheSize bounds the none-mode verdicts an endpoint remembers.
+const verdictCacheSize = 1024
+
+type verdict struct {
+	peer    Peer
+	expires time.Time
+}
+
+// recall returns a copy of the verdict remembered for a certificate (by
+// its SHA-256), if it is still good at now: not past its time to live nor
+// the certificate's validity.
+func (st *endpoint) recall(key [32]byte, now time.Time) *Peer {
+	st.pmu.Lock()
+	v, ok := st.verdicts[key]
+	st.pmu.Unlock()
+	if !ok || !now.Before(v.expires) || now.Before(v.peer.Certificate.NotBefore) {
+		return nil
+	}
+	p := v.peer
+	p.Claims = maps.Clone(p.Claims)
+	p.CustomClaims = maps.Clone(p.CustomClaims)
+	return &p
+}
+
+// remember keeps a verified none-mode peer until expires (or the end of
+// its certificate's validity, if sooner).
+func (st *endpoint) remember(key [32]byte, p *Peer, expires time.Time) {
+	if p.Certificate != nil && p.Certificate.NotAfter.Before(expires) {
+		expires = p.Certificate.NotAfter
+	}
+	st.pmu.Lock()
+	defer st.pmu.Unlock()
+	if st.verdicts == nil {
+		st.verdicts = map[[32]byte]verdict{}
+	}
+	if len(st.verdicts) >= verdictCacheSize {
+		for k, v := range st.verdicts { // drop the expired, else one
+			if !v.expires.After(time.Now()) || len(st.verdicts) >= verdictCacheSize {
+				delete(st.verdicts, k)
+			}
+		}
+	}
+	cp := *p
+	cp.Claims = maps.Clone(p.Claims)
+	cp.CustomClaims = maps.Clone(p.CustomClaims)
+	st.verdicts[key] = verdict{peer: cp, expires: expires}
 }

@@ -2,6 +2,7 @@ package ratstls
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
@@ -52,14 +53,40 @@ var (
 // In nonce mode the evidence must carry nonce; in exporter mode only the
 // certificate is checked here (evidence follows the handshake: see
 // verifyMessage), and the returned Peer is not complete yet.
-func (c *Config) verifyPeer(ctx context.Context, st *endpoint, raw [][]byte, mode Freshness, nonce []byte) (*Peer, error) {
+//
+// In none mode the same certificate carries the same evidence every time,
+// so a verdict on it is remembered (see endpoint.recall) for EvidenceTTL:
+// a peer that reconnects costs a lookup, not a verification. The callback
+// still runs on every connection.
+func (c *Config) verifyPeer(ctx context.Context, st *endpoint, ps instance.PeerState, mode Freshness, nonce []byte) (*Peer, error) {
+	p, err := c.verifyPeerEvidence(ctx, st, ps, mode, nonce)
+	if err != nil {
+		return nil, err
+	}
+	if mode == FreshnessExporter && len(ps.Certificates) > 0 {
+		return p, nil // not complete: the callback runs after verifyMessage
+	}
+	return c.checkCallback(ctx, p)
+}
+
+func (c *Config) verifyPeerEvidence(ctx context.Context, st *endpoint, ps instance.PeerState, mode Freshness, nonce []byte) (*Peer, error) {
 	p := &Peer{Freshness: mode}
-	if len(raw) == 0 {
+	if len(ps.Certificates) == 0 {
 		return c.appraise(ctx, st, p, &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}, "no certificate", nil)
 	}
-	cert, err := x509.ParseCertificate(raw[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: parsing: %w", ErrBadCertificate, err)
+	raw := ps.Certificates[0]
+	key := sha256.Sum256(raw)
+	if mode == FreshnessNone {
+		if p := st.recall(key, c.now()); p != nil {
+			return p, nil
+		}
+	}
+	cert := ps.Leaf
+	if cert == nil {
+		var err error
+		if cert, err = x509.ParseCertificate(raw); err != nil {
+			return nil, fmt.Errorf("%w: parsing: %w", ErrBadCertificate, err)
+		}
 	}
 	if err := c.checkCertificate(cert); err != nil {
 		return nil, err
@@ -76,7 +103,13 @@ func (c *Config) verifyPeer(ctx context.Context, st *endpoint, raw [][]byte, mod
 	if mode == FreshnessNonce {
 		want = map[string][]byte{ClaimNonce: nonce}
 	}
-	return c.appraise(ctx, st, p, found, "the certificate has no evidence extension", want)
+	if p, err = c.appraise(ctx, st, p, found, "the certificate has no evidence extension", want); err != nil {
+		return nil, err
+	}
+	if mode == FreshnessNone {
+		st.remember(key, p, c.now().Add(c.evidenceTTL()))
+	}
+	return p, nil
 }
 
 // verifyMessage checks the evidence a peer sent after the handshake in
@@ -87,7 +120,10 @@ func (c *Config) verifyMessage(ctx context.Context, st *endpoint, p *Peer, msg, 
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	if ev == nil {
-		return c.appraise(ctx, st, p, &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}, "the peer sent no evidence after the handshake", nil)
+		if p, err = c.appraise(ctx, st, p, &dice.Found{Format: dice.FormatNone, Evidence: instance.Evidence{Type: instance.EvidenceTypeNull}}, "the peer sent no evidence after the handshake", nil); err != nil {
+			return nil, err
+		}
+		return c.checkCallback(ctx, p)
 	}
 	if p.Certificate == nil {
 		return nil, fmt.Errorf("%w: evidence arrived, but the peer presented no certificate to bind it to", ErrRefused)
@@ -96,12 +132,15 @@ func (c *Config) verifyMessage(ctx context.Context, st *endpoint, p *Peer, msg, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	return c.appraise(ctx, st, p, found, "", map[string][]byte{ClaimExporter: exporter})
+	if p, err = c.appraise(ctx, st, p, found, "", map[string][]byte{ClaimExporter: exporter}); err != nil {
+		return nil, err
+	}
+	return c.checkCallback(ctx, p)
 }
 
 // appraise finishes p: evidence found (or its absence, described by none)
-// is verified by the right verifier, the freshness claims in want are
-// checked, and the callback has the last word.
+// is verified by the right verifier and the freshness claims in want are
+// checked. The callback is the caller's to run.
 func (c *Config) appraise(ctx context.Context, st *endpoint, p *Peer, found *dice.Found, none string, want map[string][]byte) (*Peer, error) {
 	p.Format, p.EvidenceType = found.Format, found.Evidence.Type
 	if found.Format == dice.FormatNone {
@@ -135,7 +174,7 @@ func (c *Config) appraise(ctx context.Context, st *endpoint, p *Peer, found *dic
 	}
 	p.Attested = found.Format != dice.FormatNone
 	p.Verifier, p.Claims = v.Descriptor().Name, claims
-	return c.checkCallback(ctx, p)
+	return p, nil
 }
 
 func (c *Config) checkCallback(ctx context.Context, p *Peer) (*Peer, error) {

@@ -111,7 +111,11 @@ func build(cfg *instance.TLSConfig, p instance.TLSProfile, refusal *atomic.Point
 		for i, c := range cs.PeerCertificates {
 			raw[i] = c.Raw
 		}
-		return verify(instance.PeerState{Certificates: raw, NegotiatedProtocol: cs.NegotiatedProtocol})
+		ps := instance.PeerState{Certificates: raw, NegotiatedProtocol: cs.NegotiatedProtocol}
+		if len(cs.PeerCertificates) > 0 {
+			ps.Leaf = cs.PeerCertificates[0]
+		}
+		return verify(ps)
 	}
 	if len(p.CurvePreferences) > 0 {
 		for _, c := range p.CurvePreferences {
