@@ -38,17 +38,18 @@ type handshakeCase struct {
 var handshakeCases = []handshakeCase{
 	// crypto/tls alone, configured like tlsengine: the floor.
 	{name: "plain", start: startPlain},
-	// Rats-TLS with the built-in null instances over Go TLS and crypto.
+	// Rats-TLS with the built-in null instances over Go TLS and crypto, in
+	// none mode: what the C Rats-TLS does.
 	{name: "null", start: ratsCase(func(testing.TB) (server, client *ratstls.Config) {
-		return &ratstls.Config{Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
-			&ratstls.Config{Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
+		return &ratstls.Config{Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Freshness: ratstls.FreshnessNone, Logger: quiet},
+			&ratstls.Config{Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Freshness: ratstls.FreshnessNone, Logger: quiet}
 	})},
 	// The same null instances, every one served by a subprocess plugin:
 	// the Catalog holds only plugins, so nothing falls back to a built-in.
 	{name: "null-plugins", start: ratsCase(func(tb testing.TB) (server, client *ratstls.Config) {
 		cat := pluginCatalog(tb)
-		return &ratstls.Config{Catalog: cat, Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Logger: quiet},
-			&ratstls.Config{Catalog: cat, Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Logger: quiet}
+		return &ratstls.Config{Catalog: cat, Attester: "nullattester", TLS: "gotls", Crypto: "gocrypto", Freshness: ratstls.FreshnessNone, Logger: quiet},
+			&ratstls.Config{Catalog: cat, Verifier: "nullverifier", TLS: "gotls", Crypto: "gocrypto", Freshness: ratstls.FreshnessNone, Logger: quiet}
 	})},
 	// The test TEE (evidence costs an HMAC) in each freshness mode, set
 	// explicitly on both sides: none reuses one certificate, nonce issues
