@@ -218,8 +218,7 @@ func CollateralFromPCS(tcbInfoResponse, qeIdentityResponse, issuerChain []byte) 
 }
 
 // normalize strips the NUL bytes C strings end in, splits whole PCS
-// responses given without a separate signature, and checks what every
-// collateral must have.
+// responses given without a separate signature, and checks c.
 func (c *Collateral) normalize() error {
 	for _, f := range []*[]byte{&c.TCBInfo, &c.TCBInfoIssuerChain, &c.QEIdentity, &c.QEIdentityIssuerChain, &c.PCKCRLIssuerChain, &c.PCKCertChain} {
 		if len(*f) > 0 {
@@ -237,6 +236,11 @@ func (c *Collateral) normalize() error {
 			return err
 		}
 	}
+	return c.check()
+}
+
+// check checks what every collateral must have.
+func (c *Collateral) check() error {
 	for _, f := range []struct {
 		name string
 		b    []byte
@@ -328,6 +332,9 @@ type verifiedCollateral struct {
 // up to one of roots, the signatures over the QE identity and the TCB
 // info, their dates at now, and the CRLs, in that order.
 func verifyCollateral(c *Collateral, roots []*x509.Certificate, now time.Time) (*verifiedCollateral, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	v := &verifiedCollateral{}
 	var signers []*x509.Certificate
 

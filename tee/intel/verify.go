@@ -271,10 +271,10 @@ func (v *Verifier) checkCollateralFits(q *Quote, col *verifiedCollateral) error 
 		wantTCB, wantQE = "TDX", "TD_QE"
 	}
 	if t.ID != wantTCB && !(t.ID == "" && wantTCB == "SGX") {
-		return fmt.Errorf("%w: the TCB info's id is %q (version %d), but the quote is a %s quote", ErrCollateral, t.ID, t.Version, wantTCB)
+		return fmt.Errorf("%w: the TCB info's id is %q (version %d), but the quote is %s quote (want %q)", ErrCollateral, t.ID, t.Version, article(wantTCB), wantTCB)
 	}
 	if qe.ID != wantQE {
-		return fmt.Errorf("%w: the QE identity's id is %q, but a %s quote needs %q", ErrCollateral, qe.ID, wantTCB, wantQE)
+		return fmt.Errorf("%w: the QE identity's id is %q, but %s quote needs %q", ErrCollateral, qe.ID, article(wantTCB), wantQE)
 	}
 	if m := v.opts.MinTCBEvaluationDataNumber; m > 0 {
 		if t.TCBEvaluationDataNumber < m {
@@ -305,6 +305,13 @@ func (v *Verifier) checkRevocation(pck *pckEntry, col *verifiedCollateral) (bool
 		return false, fmt.Errorf("%w: revocation must be checked, but the collateral lacks the %s", ErrCRL, missingCRLs(col))
 	}
 	return checked, nil
+}
+
+func article(tee string) string {
+	if tee == "SGX" {
+		return "an SGX"
+	}
+	return "a " + tee
 }
 
 func missingCRLs(col *verifiedCollateral) string {
