@@ -156,7 +156,9 @@ func TestMutatedCollateral(t *testing.T) {
 		}{
 			{"TCB info body", func(c *intel.Collateral) { c.TCBInfo = replace(t, c.TCBInfo, `"tcbType":0`, `"tcbType":1`) }, false, errs(intel.ErrCollateral), "the TCB info signature does not verify"},
 			{"TCB info signature", func(c *intel.Collateral) { c.TCBInfoSignature[7] ^= 1 }, false, errs(intel.ErrCollateral), "the TCB info signature does not verify"},
-			{"QE identity body", func(c *intel.Collateral) { c.QEIdentity = replace(t, c.QEIdentity, `"miscselect":"00000000"`, `"miscselect":"00000001"`) }, false, errs(intel.ErrCollateral), "the QE identity signature does not verify"},
+			{"QE identity body", func(c *intel.Collateral) {
+				c.QEIdentity = replace(t, c.QEIdentity, `"miscselect":"00000000"`, `"miscselect":"00000001"`)
+			}, false, errs(intel.ErrCollateral), "the QE identity signature does not verify"},
 			{"QE identity signature", func(c *intel.Collateral) { c.QEIdentitySignature[40] ^= 1 }, false, errs(intel.ErrCollateral), "the QE identity signature does not verify"},
 			{"TCB info signed by the QE identity's signature", func(c *intel.Collateral) { c.TCBInfoSignature = c.QEIdentitySignature }, false, errs(intel.ErrCollateral), "the TCB info signature does not verify"},
 			{"bad TCB signing chain", func(c *intel.Collateral) {

@@ -363,6 +363,8 @@ type CollateralOptions struct {
 	// the PCK CRL lists, RevokedCAs those the root CA CRL lists.
 	CRLs                bool
 	Revoked, RevokedCAs []*big.Int
+	// CRLNextUpdate is the PCK CRL's next update (zero: NextUpdate).
+	CRLNextUpdate time.Time
 }
 
 // Collateral signs collateral for p.
@@ -418,7 +420,11 @@ func (p *Platform) Collateral(o CollateralOptions) (*intel.Collateral, error) {
 		return nil, err
 	}
 	if o.CRLs {
-		if c.PCKCRL, err = h.crl(h.PCKCA, h.caKey, o.Revoked, o.IssueDate, o.NextUpdate); err != nil {
+		next := o.CRLNextUpdate
+		if next.IsZero() {
+			next = o.NextUpdate
+		}
+		if c.PCKCRL, err = h.crl(h.PCKCA, h.caKey, o.Revoked, o.IssueDate, next); err != nil {
 			return nil, err
 		}
 		if c.RootCACRL, err = h.crl(h.Root, h.rootKey, o.RevokedCAs, o.IssueDate, o.NextUpdate.AddDate(1, 0, 0)); err != nil {
