@@ -1,0 +1,74 @@
+package intel_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/inclavare/inclavare/tee/intel"
+)
+
+// BenchmarkVerify measures verification of real quotes with warm caches
+// (two ECDSA P-256 verifications: the QE report's and the quote's), a cold
+// verification (every chain, CRL and collateral signature), and the floor:
+// one ecdsa.VerifyASN1 with P-256 over SHA-256.
+func BenchmarkVerify(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 432)
+	d := sha256.Sum256(msg)
+	sig, err := ecdsa.SignASN1(rand.Reader, key, d[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("ecdsa-p256", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d := sha256.Sum256(msg)
+			if !ecdsa.VerifyASN1(&key.PublicKey, d[:], sig) {
+				b.Fatal("no")
+			}
+		}
+	})
+	for _, c := range []struct {
+		name string
+		v    vector
+		cold bool
+	}{
+		{"sgx_ecdsa", oasisSGX, false},
+		{"tdx_ecdsa", oasisTDX, false},
+		{"sgx_ecdsa_cold", oasisSGX, true},
+		{"sgx_ecdsa_crls", dcapSGX, false},
+		{"sgx_ecdsa_crls_cold", dcapSGX, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			raw, col, o := c.v.raw(b), c.v.coll(b), c.v.opts()
+			v, err := intel.NewVerifier(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := v.Verify(ctx, raw, col); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.cold {
+					o.Cache.Clear()
+				}
+				a, err := v.Verify(ctx, raw, col)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if a.CachedPCK == c.cold {
+					b.Fatal("cache state")
+				}
+			}
+		})
+	}
+}
