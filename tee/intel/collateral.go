@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -330,77 +331,121 @@ type verifiedCollateral struct {
 
 // verifyCollateral is the cold path: it verifies c's TCB signing chains
 // up to one of roots, the signatures over the QE identity and the TCB
-// info, their dates at now, and the CRLs, in that order.
+// info, their dates at now, and the CRLs. The three run concurrently (they
+// are independent); errors are reported in that order, whatever finished
+// first.
 func verifyCollateral(c *Collateral, roots []*x509.Certificate, now time.Time) (*verifiedCollateral, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
 	v := &verifiedCollateral{}
-	var signers []*x509.Certificate
-
-	qeSigner, qeCA, root, err := signingChain("QE identity issuer chain", c.QEIdentityIssuerChain, roots, now, &v.validity)
+	qeSigner, _, root, err := signingChain("QE identity issuer chain", c.QEIdentityIssuerChain, roots, now, &v.validity)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBodySignature("QE identity", qeSigner, c.QEIdentity, c.QEIdentitySignature); err != nil {
-		return nil, err
-	}
-	if v.qeIdentity, err = ParseQEIdentity(c.QEIdentity); err != nil {
-		return nil, err
-	}
-	q := v.qeIdentity
-	if err := checkTime(fmt.Sprintf("the QE identity (%s, issued %s)", q.ID, rfc(q.IssueDate)), q.IssueDate, q.NextUpdate, now); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCollateral, err)
-	}
-	v.narrow(q.IssueDate, q.NextUpdate)
-	v.qeLevels = sortedISVSVN(q.TCBLevels)
 	v.root = root
-	signers = append(signers, qeCA, qeSigner)
-
-	tcbSigner, tcbCA, root2, err := signingChain("TCB info issuer chain", c.TCBInfoIssuerChain, roots, now, &v.validity)
-	if err != nil {
-		return nil, err
-	}
-	if root2 != root {
-		return nil, fmt.Errorf("%w: the TCB info chains to %q but the QE identity to %q", ErrCollateral, root2.Subject.CommonName, root.Subject.CommonName)
-	}
-	if err := checkBodySignature("TCB info", tcbSigner, c.TCBInfo, c.TCBInfoSignature); err != nil {
-		return nil, err
-	}
-	if v.tcbInfo, err = ParseTCBInfo(c.TCBInfo); err != nil {
-		return nil, err
-	}
-	t := v.tcbInfo
-	if err := checkTime(fmt.Sprintf("the TCB info (FMSPC %X, issued %s)", []byte(t.FMSPC), rfc(t.IssueDate)), t.IssueDate, t.NextUpdate, now); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCollateral, err)
-	}
-	v.narrow(t.IssueDate, t.NextUpdate)
-	v.levels = sortedLevels(t)
-	signers = append(signers, tcbCA, tcbSigner)
-
-	if len(c.RootCACRL) > 0 {
-		if v.rootCRL, err = verifyCRL("root CA CRL", c.RootCACRL, root, now, &v.validity); err != nil {
-			return nil, err
+	var qeV, tcbV, crlV validity
+	tcbSigner := qeSigner
+	errs := parallel(func() error {
+		if err := checkBodySignature("QE identity", qeSigner, c.QEIdentity, c.QEIdentitySignature); err != nil {
+			return err
 		}
-		for _, s := range signers {
-			if v.rootCRL.has(s) {
-				return nil, fmt.Errorf("%w: the certificate %q (serial %X) is in the root CA CRL", ErrRevoked, s.Subject.CommonName, s.SerialNumber)
+		q, err := ParseQEIdentity(c.QEIdentity)
+		if err != nil {
+			return err
+		}
+		if err := checkTime(fmt.Sprintf("the QE identity (%s, issued %s)", q.ID, rfc(q.IssueDate)), q.IssueDate, q.NextUpdate, now); err != nil {
+			return fmt.Errorf("%w: %w", ErrCollateral, err)
+		}
+		qeV.narrow(q.IssueDate, q.NextUpdate)
+		v.qeIdentity, v.qeLevels = q, sortedISVSVN(q.TCBLevels)
+		return nil
+	}, func() error {
+		if !bytes.Equal(c.TCBInfoIssuerChain, c.QEIdentityIssuerChain) {
+			var root2 *x509.Certificate
+			var err error
+			if tcbSigner, _, root2, err = signingChain("TCB info issuer chain", c.TCBInfoIssuerChain, roots, now, &tcbV); err != nil {
+				return err
+			}
+			if root2 != root {
+				return fmt.Errorf("%w: the TCB info chains to %q but the QE identity to %q", ErrCollateral, root2.Subject.CommonName, root.Subject.CommonName)
 			}
 		}
-	}
-	if len(c.PCKCRL) > 0 {
-		ca, err := caChain("PCK CRL issuer chain", c.PCKCRLIssuerChain, root, now, &v.validity)
+		if err := checkBodySignature("TCB info", tcbSigner, c.TCBInfo, c.TCBInfoSignature); err != nil {
+			return err
+		}
+		t, err := ParseTCBInfo(c.TCBInfo)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if v.rootCRL.has(ca) {
-			return nil, fmt.Errorf("%w: the PCK CRL issuer %q (serial %X) is in the root CA CRL", ErrRevoked, ca.Subject.CommonName, ca.SerialNumber)
+		if err := checkTime(fmt.Sprintf("the TCB info (FMSPC %X, issued %s)", []byte(t.FMSPC), rfc(t.IssueDate)), t.IssueDate, t.NextUpdate, now); err != nil {
+			return fmt.Errorf("%w: %w", ErrCollateral, err)
 		}
-		if v.pckCRL, err = verifyCRL("PCK CRL", c.PCKCRL, ca, now, &v.validity); err != nil {
-			return nil, err
+		tcbV.narrow(t.IssueDate, t.NextUpdate)
+		v.tcbInfo, v.levels = t, sortedLevels(t)
+		return nil
+	}, func() error {
+		var err error
+		if len(c.RootCACRL) > 0 {
+			if v.rootCRL, err = verifyCRL("root CA CRL", c.RootCACRL, root, now, &crlV); err != nil {
+				return err
+			}
+		}
+		if len(c.PCKCRL) > 0 {
+			ca, err := caChain("PCK CRL issuer chain", c.PCKCRLIssuerChain, root, now, &crlV)
+			if err != nil {
+				return err
+			}
+			if v.rootCRL.has(ca) {
+				return fmt.Errorf("%w: the PCK CRL issuer %q (serial %X) is in the root CA CRL", ErrRevoked, ca.Subject.CommonName, ca.SerialNumber)
+			}
+			if v.pckCRL, err = verifyCRL("PCK CRL", c.PCKCRL, ca, now, &crlV); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := firstError(errs); err != nil {
+		return nil, err
+	}
+	for _, w := range []validity{qeV, tcbV, crlV} {
+		if !w.notBefore.IsZero() {
+			v.narrow(w.notBefore, w.notAfter)
+		}
+	}
+	for _, s := range []*x509.Certificate{qeSigner, tcbSigner} {
+		if v.rootCRL.has(s) {
+			return nil, fmt.Errorf("%w: the certificate %q (serial %X) is in the root CA CRL", ErrRevoked, s.Subject.CommonName, s.SerialNumber)
 		}
 	}
 	return v, nil
+}
+
+// parallel runs fns concurrently (the first in the calling goroutine) and
+// returns their errors in order.
+func parallel(fns ...func() error) []error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i := 1; i < len(fns); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fns[i]()
+		}()
+	}
+	errs[0] = fns[0]()
+	wg.Wait()
+	return errs
+}
+
+// firstError is the first non-nil error of errs.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // signingChain verifies a TCB signing chain: the Intel SGX TCB Signing

@@ -131,25 +131,47 @@ type svnComponent struct {
 	Type     string `json:"type,omitempty"`
 }
 
+// tcbComponentsJSON is both layouts of a level's "tcb": version 3
+// (sgxtcbcomponents, tdxtcbcomponents) and version 2 (sgxtcbcomp01svn to
+// sgxtcbcomp16svn).
+type tcbComponentsJSON struct {
+	SGX    []svnComponent `json:"sgxtcbcomponents"`
+	TDX    []svnComponent `json:"tdxtcbcomponents"`
+	PCESVN *uint16        `json:"pcesvn"`
+	C01    *uint8         `json:"sgxtcbcomp01svn"`
+	C02    *uint8         `json:"sgxtcbcomp02svn"`
+	C03    *uint8         `json:"sgxtcbcomp03svn"`
+	C04    *uint8         `json:"sgxtcbcomp04svn"`
+	C05    *uint8         `json:"sgxtcbcomp05svn"`
+	C06    *uint8         `json:"sgxtcbcomp06svn"`
+	C07    *uint8         `json:"sgxtcbcomp07svn"`
+	C08    *uint8         `json:"sgxtcbcomp08svn"`
+	C09    *uint8         `json:"sgxtcbcomp09svn"`
+	C10    *uint8         `json:"sgxtcbcomp10svn"`
+	C11    *uint8         `json:"sgxtcbcomp11svn"`
+	C12    *uint8         `json:"sgxtcbcomp12svn"`
+	C13    *uint8         `json:"sgxtcbcomp13svn"`
+	C14    *uint8         `json:"sgxtcbcomp14svn"`
+	C15    *uint8         `json:"sgxtcbcomp15svn"`
+	C16    *uint8         `json:"sgxtcbcomp16svn"`
+}
+
 // UnmarshalJSON reads version 3 ("sgxtcbcomponents", "tdxtcbcomponents")
 // and version 2 ("sgxtcbcomp01svn" to "sgxtcbcomp16svn") levels.
 func (t *TCBComponents) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	var j tcbComponentsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	pce, ok := m["pcesvn"]
-	if !ok {
+	return t.from(&j)
+}
+
+func (t *TCBComponents) from(j *tcbComponentsJSON) error {
+	if j.PCESVN == nil {
 		return fmt.Errorf("no pcesvn")
 	}
-	if err := json.Unmarshal(pce, &t.PCESVN); err != nil {
-		return fmt.Errorf("pcesvn: %w", err)
-	}
-	comps := func(name string, out *[16]uint8) error {
-		var cs []svnComponent
-		if err := json.Unmarshal(m[name], &cs); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+	t.PCESVN = *j.PCESVN
+	comps := func(name string, cs []svnComponent, out *[16]uint8) error {
 		if len(cs) != 16 {
 			return fmt.Errorf("%s has %d components, want 16", name, len(cs))
 		}
@@ -161,25 +183,21 @@ func (t *TCBComponents) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	}
-	if _, ok := m["sgxtcbcomponents"]; ok {
-		if err := comps("sgxtcbcomponents", &t.SGX); err != nil {
+	if j.SGX != nil {
+		if err := comps("sgxtcbcomponents", j.SGX, &t.SGX); err != nil {
 			return err
 		}
 	} else {
-		for i := range t.SGX {
-			name := fmt.Sprintf("sgxtcbcomp%02dsvn", i+1)
-			v, ok := m[name]
-			if !ok {
-				return fmt.Errorf("no sgxtcbcomponents and no %s", name)
+		for i, c := range []*uint8{j.C01, j.C02, j.C03, j.C04, j.C05, j.C06, j.C07, j.C08, j.C09, j.C10, j.C11, j.C12, j.C13, j.C14, j.C15, j.C16} {
+			if c == nil {
+				return fmt.Errorf("no sgxtcbcomponents and no sgxtcbcomp%02dsvn", i+1)
 			}
-			if err := json.Unmarshal(v, &t.SGX[i]); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
+			t.SGX[i] = *c
 		}
 	}
-	if _, ok := m["tdxtcbcomponents"]; ok {
+	if j.TDX != nil {
 		t.TDX = new([16]uint8)
-		if err := comps("tdxtcbcomponents", t.TDX); err != nil {
+		if err := comps("tdxtcbcomponents", j.TDX, t.TDX); err != nil {
 			return err
 		}
 	}
@@ -246,12 +264,43 @@ type QEIdentity struct {
 // and 2 of PCE-ID, dates, at least one level, valid statuses, 16 TDX
 // components for every level of a TDX TCB info.
 func ParseTCBInfo(body []byte) (*TCBInfo, error) {
-	var t TCBInfo
-	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, fmt.Errorf("%w: TCB info: %w", ErrMalformedCollateral, err)
-	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: TCB info: %s", ErrMalformedCollateral, fmt.Sprintf(format, a...))
+	}
+	// One pass of encoding/json into plain types (no nested
+	// unmarshalers, which would scan the body again), then conversion.
+	var j tcbInfoJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return nil, fmt.Errorf("%w: TCB info: %w", ErrMalformedCollateral, err)
+	}
+	t := TCBInfo{ID: j.ID, Version: j.Version, IssueDate: j.IssueDate, NextUpdate: j.NextUpdate, TCBType: j.TCBType,
+		TCBEvaluationDataNumber: j.TCBEvaluationDataNumber, TCBLevels: make([]TCBLevel, len(j.TCBLevels))}
+	var err error
+	if t.FMSPC, err = unhex("fmspc", j.FMSPC); err != nil {
+		return nil, bad("%v", err)
+	}
+	if t.PCEID, err = unhex("pceId", j.PCEID); err != nil {
+		return nil, bad("%v", err)
+	}
+	for i := range j.TCBLevels {
+		l := &j.TCBLevels[i]
+		t.TCBLevels[i] = TCBLevel{TCBDate: l.TCBDate, TCBStatus: l.TCBStatus, AdvisoryIDs: l.AdvisoryIDs}
+		if err := t.TCBLevels[i].TCB.from(&l.TCB); err != nil {
+			return nil, bad("tcbLevels[%d]: %v", i, err)
+		}
+	}
+	if m := j.TDXModule; m != nil {
+		t.TDXModule = &TDXModule{}
+		if err := m.to("tdxModule", &t.TDXModule.MRSigner, &t.TDXModule.Attributes, &t.TDXModule.AttributesMask); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	for i, m := range j.TDXModuleIdentities {
+		id := TDXModuleIdentity{ID: m.ID, TCBLevels: m.TCBLevels}
+		if err := m.moduleJSON.to(fmt.Sprintf("tdxModuleIdentities[%d]", i), &id.MRSigner, &id.Attributes, &id.AttributesMask); err != nil {
+			return nil, bad("%v", err)
+		}
+		t.TDXModuleIdentities = append(t.TDXModuleIdentities, id)
 	}
 	switch t.Version {
 	case 2:
@@ -303,6 +352,74 @@ func ParseTCBInfo(body []byte) (*TCBInfo, error) {
 	return &t, nil
 }
 
+// The JSON shapes ParseTCBInfo and ParseQEIdentity decode into.
+type (
+	tcbInfoJSON struct {
+		ID                      string               `json:"id"`
+		Version                 int                  `json:"version"`
+		IssueDate               time.Time            `json:"issueDate"`
+		NextUpdate              time.Time            `json:"nextUpdate"`
+		FMSPC                   string               `json:"fmspc"`
+		PCEID                   string               `json:"pceId"`
+		TCBType                 int                  `json:"tcbType"`
+		TCBEvaluationDataNumber uint32               `json:"tcbEvaluationDataNumber"`
+		TDXModule               *moduleJSON          `json:"tdxModule"`
+		TDXModuleIdentities     []moduleIdentityJSON `json:"tdxModuleIdentities"`
+		TCBLevels               []struct {
+			TCB         tcbComponentsJSON `json:"tcb"`
+			TCBDate     string            `json:"tcbDate"`
+			TCBStatus   TCBStatus         `json:"tcbStatus"`
+			AdvisoryIDs []string          `json:"advisoryIDs"`
+		} `json:"tcbLevels"`
+	}
+	moduleJSON struct {
+		MRSigner       string `json:"mrsigner"`
+		Attributes     string `json:"attributes"`
+		AttributesMask string `json:"attributesMask"`
+	}
+	moduleIdentityJSON struct {
+		ID string `json:"id"`
+		moduleJSON
+		TCBLevels []ISVSVNLevel `json:"tcbLevels"`
+	}
+	qeIdentityJSON struct {
+		ID                      string        `json:"id"`
+		Version                 int           `json:"version"`
+		IssueDate               time.Time     `json:"issueDate"`
+		NextUpdate              time.Time     `json:"nextUpdate"`
+		TCBEvaluationDataNumber uint32        `json:"tcbEvaluationDataNumber"`
+		MiscSelect              string        `json:"miscselect"`
+		MiscSelectMask          string        `json:"miscselectMask"`
+		Attributes              string        `json:"attributes"`
+		AttributesMask          string        `json:"attributesMask"`
+		MRSigner                string        `json:"mrsigner"`
+		ISVProdID               uint16        `json:"isvprodid"`
+		TCBLevels               []ISVSVNLevel `json:"tcbLevels"`
+	}
+)
+
+func unhex(name, s string) (hexBytes, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q is not hex: %w", name, s, err)
+	}
+	return b, nil
+}
+
+func (m *moduleJSON) to(name string, signer, attrs, mask *hexBytes) error {
+	var err error
+	if *signer, err = unhex(name+".mrsigner", m.MRSigner); err != nil {
+		return err
+	}
+	if *attrs, err = unhex(name+".attributes", m.Attributes); err != nil {
+		return err
+	}
+	if *mask, err = unhex(name+".attributesMask", m.AttributesMask); err != nil {
+		return err
+	}
+	return nil
+}
+
 func checkModule(name string, signer, attrs, mask []byte) error {
 	if len(signer) != 48 || len(attrs) != 8 || len(mask) != 8 {
 		return fmt.Errorf("%s has mrsigner, attributes, attributesMask of %d, %d, %d bytes, want 48, 8, 8", name, len(signer), len(attrs), len(mask))
@@ -314,12 +431,28 @@ func checkModule(name string, signer, attrs, mask []byte) error {
 // and checks its shape: version 2, sizes of the masks and MRSIGNER, dates,
 // at least one level, valid statuses.
 func ParseQEIdentity(body []byte) (*QEIdentity, error) {
-	var q QEIdentity
-	if err := json.Unmarshal(body, &q); err != nil {
-		return nil, fmt.Errorf("%w: QE identity: %w", ErrMalformedCollateral, err)
-	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: QE identity: %s", ErrMalformedCollateral, fmt.Sprintf(format, a...))
+	}
+	var j qeIdentityJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return nil, fmt.Errorf("%w: QE identity: %w", ErrMalformedCollateral, err)
+	}
+	q := QEIdentity{ID: j.ID, Version: j.Version, IssueDate: j.IssueDate, NextUpdate: j.NextUpdate,
+		TCBEvaluationDataNumber: j.TCBEvaluationDataNumber, ISVProdID: j.ISVProdID, TCBLevels: j.TCBLevels}
+	for _, f := range []struct {
+		name string
+		s    string
+		out  *hexBytes
+	}{
+		{"miscselect", j.MiscSelect, &q.MiscSelect}, {"miscselectMask", j.MiscSelectMask, &q.MiscSelectMask},
+		{"attributes", j.Attributes, &q.Attributes}, {"attributesMask", j.AttributesMask, &q.AttributesMask},
+		{"mrsigner", j.MRSigner, &q.MRSigner},
+	} {
+		var err error
+		if *f.out, err = unhex(f.name, f.s); err != nil {
+			return nil, bad("%v", err)
+		}
 	}
 	if q.Version != 2 {
 		return nil, bad("version is %d, want 2", q.Version)

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,23 +184,39 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, c *Collateral) (*Atte
 		}
 		chain = c.PCKCertChain
 	}
+	// The PCK chain and the collateral: from the cache, else verified
+	// concurrently (errors are reported PCK chain first).
 	pck, pckCached := v.cache.pckChain(sha256.Sum256(chain), v.roots, now)
-	if pck == nil {
-		if pck, err = verifyPCKChain(chain, v.roots, now); err != nil {
-			return nil, err
+	digest := c.digest()
+	col, colCached := v.cache.collateral(digest, v.roots, now)
+	var pckErr, colErr error
+	coldPCK := func() error {
+		if pck, pckErr = verifyPCKChain(chain, v.roots, now); pckErr == nil {
+			v.cache.putPCK(sha256.Sum256(chain), pck)
+			v.log.Debug("Intel PCK chain verified", "ca", pck.ca.Subject.CommonName, "fmspc", pck.ext.FMSPCHex())
 		}
-		v.cache.putPCK(sha256.Sum256(chain), pck)
-		v.log.Debug("Intel PCK chain verified", "ca", pck.ca.Subject.CommonName, "fmspc", pck.ext.FMSPCHex())
+		return pckErr
 	}
-
-	// The collateral.
-	col, colCached := v.cache.collateral(c.digest(), v.roots, now)
-	if col == nil {
-		if col, err = verifyCollateral(c, v.roots, now); err != nil {
+	coldCollateral := func() error {
+		if col, colErr = verifyCollateral(c, v.roots, now); colErr == nil {
+			v.cache.putCollateral(digest, col)
+			v.log.Debug("Intel collateral verified", "fmspc", hex.EncodeToString(col.tcbInfo.FMSPC), "tcb_evaluation_data_number", col.tcbInfo.TCBEvaluationDataNumber)
+		}
+		return colErr
+	}
+	switch {
+	case pck == nil && col == nil:
+		if err := firstError(parallel(coldPCK, coldCollateral)); err != nil {
 			return nil, err
 		}
-		v.cache.putCollateral(c.digest(), col)
-		v.log.Debug("Intel collateral verified", "fmspc", col.tcbInfo.FMSPC, "tcb_evaluation_data_number", col.tcbInfo.TCBEvaluationDataNumber)
+	case pck == nil:
+		if err := coldPCK(); err != nil {
+			return nil, err
+		}
+	case col == nil:
+		if err := coldCollateral(); err != nil {
+			return nil, err
+		}
 	}
 	if col.root != pck.root && !col.root.Equal(pck.root) {
 		return nil, fmt.Errorf("%w: the collateral chains to %q but the PCK certificate to %q", ErrCollateral, col.root.Subject.CommonName, pck.root.Subject.CommonName)

@@ -1,0 +1,18 @@
+//go:build unix
+
+package intel_test
+
+import (
+	"syscall"
+	"time"
+)
+
+// cpuTime is the CPU time this process has used (all threads, GC
+// included), or 0 when unknown.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
