@@ -243,16 +243,23 @@ func (c *Conn) exchange(ctx context.Context, st *endpoint, s instance.Session, p
 		sent <- nil
 	}
 	if verifies {
+		// On failure the session is closed, which ends a send still under
+		// way, and the sender is waited for: nothing outlives the handshake.
+		fail := func(err error) (*Peer, error) {
+			s.Close()
+			<-sent
+			return nil, err
+		}
 		msg, err := readFrame(s, c.cfg.maxEvidenceSize()*2+64)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				// A stall: handshake reports it as a timeout.
-				return nil, fmt.Errorf("reading the peer's evidence: %w", err)
+				return fail(fmt.Errorf("reading the peer's evidence: %w", err))
 			}
-			return nil, fmt.Errorf("%w: reading the peer's evidence: %w", ErrRefused, err)
+			return fail(fmt.Errorf("%w: reading the peer's evidence: %w", ErrRefused, err))
 		}
 		if peer, err = c.cfg.verifyMessage(ctx, st, peer, msg, ekm); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	if err := <-sent; err != nil {
