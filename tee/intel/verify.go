@@ -31,7 +31,7 @@ type Options struct {
 	Now func() time.Time
 	// Roots are the trusted roots; nil means the Intel SGX Root CA
 	// embedded in this package ([IntelRootCA]). A test root (see the
-	// testing package) is given here.
+	// inteltest package) is given here.
 	Roots []*x509.Certificate
 	// MinTCBEvaluationDataNumber, when not zero, is the oldest TCB
 	// evaluation data number accepted in the TCB info and QE identity:
