@@ -41,28 +41,41 @@ type Registration struct {
 	// New creates a ready instance of Descriptor.Kind.
 	New func(ctx context.Context, opts instance.Options) (instance.Instance, error)
 
-	once     sync.Once
-	descErr  error
-	resolved instance.Descriptor
+	mu       sync.Mutex
+	resolved *instance.Descriptor
+	wrong    error // a plugin that misnames itself stays refused
 }
 
 // Builtin reports whether the registration is compiled in.
 func (r *Registration) Builtin() bool { return r.Source == SourceBuiltin }
 
 // Resolve returns the complete descriptor, describing a plugin on first use.
+// A description is remembered once it succeeds, as is a plugin that
+// misnames itself; any other failure (a plugin that timed out, say) is
+// tried again on the next use.
 func (r *Registration) Resolve(ctx context.Context) (instance.Descriptor, error) {
 	if r.Describe == nil {
 		return r.Descriptor, nil
 	}
-	r.once.Do(func() {
-		d, err := r.Describe(ctx)
-		if err == nil && (d.Kind != r.Descriptor.Kind || d.Name != r.Descriptor.Name) {
-			err = fmt.Errorf("plugin %s describes itself as %s %q, but its file name says %s %q",
-				r.Source, d.Kind, d.Name, r.Descriptor.Kind, r.Descriptor.Name)
-		}
-		r.resolved, r.descErr = d, err
-	})
-	return r.resolved, r.descErr
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.resolved != nil {
+		return *r.resolved, nil
+	}
+	if r.wrong != nil {
+		return instance.Descriptor{}, r.wrong
+	}
+	d, err := r.Describe(ctx)
+	if err != nil {
+		return instance.Descriptor{}, err
+	}
+	if d.Kind != r.Descriptor.Kind || d.Name != r.Descriptor.Name {
+		r.wrong = fmt.Errorf("plugin %s describes itself as %s %q, but its file name says %s %q",
+			r.Source, d.Kind, d.Name, r.Descriptor.Kind, r.Descriptor.Name)
+		return instance.Descriptor{}, r.wrong
+	}
+	r.resolved = &d
+	return d, nil
 }
 
 var (

@@ -501,12 +501,16 @@ func TestResolve(t *testing.T) {
 		})
 	}
 
-	t.Run("Describe error is kept and stops selection", func(t *testing.T) {
+	t.Run("Describe error stops selection and is tried again", func(t *testing.T) {
 		boom := errors.New("plugin exited")
+		var calls int
 		r := &registry.Registration{
 			Descriptor: base,
 			Source:     "/plugins/rats-tls-verifier-sev_snp",
-			Describe:   func(context.Context) (instance.Descriptor, error) { return instance.Descriptor{}, boom },
+			Describe: func(context.Context) (instance.Descriptor, error) {
+				calls++
+				return instance.Descriptor{}, boom
+			},
 			New: func(context.Context, instance.Options) (instance.Instance, error) {
 				t.Error("New called although Describe failed")
 				return nil, errors.New("unreachable")
@@ -520,6 +524,9 @@ func TestResolve(t *testing.T) {
 		_, err = cat.SelectVerifier(ctx, "", "sev_snp", instance.Options{})
 		if !errors.Is(err, boom) {
 			t.Errorf("SelectVerifier (best) error %v: want it to wrap the Describe error", err)
+		}
+		if calls != 2 {
+			t.Errorf("Describe called %d times for two selections; a failure must not be remembered", calls)
 		}
 	})
 }
