@@ -230,7 +230,7 @@ func TestCryptoKeyLostOnRestart(t *testing.T) {
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if !s.waitExit(3 * time.Second) {
+	if !s.waitExit(10 * time.Second) {
 		t.Fatal("the killed plugin was not seen exiting")
 	}
 	_, err = key.Sign(rand.Reader, d[:], crypto.SHA256)
@@ -252,7 +252,7 @@ func TestCryptoKeyLostOnRestart(t *testing.T) {
 	}
 	_, err = key2.Sign(rand.Reader, d[:], crypto.SHA256)
 	wantErr(t, err, ErrKeyLost, "closed")
-	waitNoProcess(t, filepath.Join(dir, goCrypto), 3*time.Second)
+	waitNoProcess(t, filepath.Join(dir, goCrypto), 10*time.Second)
 }
 
 // handshake negotiates a session over loopback TCP, server and client at

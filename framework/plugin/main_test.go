@@ -306,7 +306,7 @@ func TestDiscover(t *testing.T) {
 		if err := r.Probe(ctx); err != nil {
 			t.Errorf("probing %s: %v", r.Source, err)
 		}
-		waitNoProcess(t, r.Source, 3*time.Second)
+		waitNoProcess(t, r.Source, 10*time.Second)
 	}
 }
 
@@ -338,7 +338,7 @@ func TestAttesterPlugin(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitNoProcess(t, filepath.Join(dir, nullAttester), 3*time.Second)
+	waitNoProcess(t, filepath.Join(dir, nullAttester), 10*time.Second)
 	if _, err := a.Collect(ctx, nil); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("Collect after Close = %v, want an error saying the instance is closed", err)
 	}
@@ -380,5 +380,5 @@ func TestHostKilledTakesPluginWithIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	host.Wait()
-	waitNoProcess(t, path, 3*time.Second)
+	waitNoProcess(t, path, 10*time.Second)
 }

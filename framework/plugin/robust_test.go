@@ -185,10 +185,10 @@ func TestMisbehavingPlugin(t *testing.T) {
 			elapsed := time.Since(start)
 			wantErr(t, err, tc.wantIs, append([]string{"plugin " + path + " "}, tc.want...)...)
 			// The bound, plus room for killing and reaping on a busy machine.
-			if limit := tc.bound + 1500*time.Millisecond; elapsed > limit {
+			if limit := tc.bound + 4*time.Second; elapsed > limit {
 				t.Errorf("the error took %s, want at most %s", elapsed, limit)
 			}
-			waitNoProcess(t, path, 3*time.Second)
+			waitNoProcess(t, path, 10*time.Second)
 
 			// The next use starts a fresh process that behaves.
 			setMode(t, dir, "")
@@ -207,7 +207,7 @@ func TestMisbehavingPlugin(t *testing.T) {
 			if err := a.Close(); err != nil {
 				t.Fatal(err)
 			}
-			waitNoProcess(t, path, 3*time.Second)
+			waitNoProcess(t, path, 10*time.Second)
 		})
 	}
 }
@@ -231,9 +231,9 @@ func TestPluginRefusedOrMisnamed(t *testing.T) {
 	// A binary renamed to another instance name.
 	_, err = load(t, cfg, renamed, "rats-tls-attester-renamed").Resolve(ctx)
 	wantErr(t, err, nil, `describes itself as attester "nullattester", but its file name says attester "renamed"`)
-	waitNoProcess(t, filepath.Join(renamed, "rats-tls-attester-renamed"), 3*time.Second)
+	waitNoProcess(t, filepath.Join(renamed, "rats-tls-attester-renamed"), 10*time.Second)
 	for _, n := range []string{"rats-tls-tls-testplugin", "rats-tls-verifier-testplugin"} {
-		waitNoProcess(t, filepath.Join(dir, n), 3*time.Second)
+		waitNoProcess(t, filepath.Join(dir, n), 10*time.Second)
 	}
 }
 
@@ -249,10 +249,10 @@ func TestCallerDeadlineBoundsCall(t *testing.T) {
 	start := time.Now()
 	_, err := a.Collect(ctx, nil)
 	wantErr(t, err, ErrTimeout, "did not answer Collect within 500ms")
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
+	if elapsed := time.Since(start); elapsed > 4*time.Second {
 		t.Errorf("a 500ms deadline took %s", elapsed)
 	}
-	waitNoProcess(t, filepath.Join(dir, testPlugin), 3*time.Second)
+	waitNoProcess(t, filepath.Join(dir, testPlugin), 10*time.Second)
 }
 
 // recorder keeps the records logged to it.
@@ -315,7 +315,7 @@ func TestPluginLogsReachHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The plugin's stderr is read asynchronously.
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r, attrs, ok := rec.find("testplugin collecting")
 		if ok {

@@ -1020,7 +1020,7 @@ func TestExporterReplay(t *testing.T) {
 			elapsed := time.Since(start)
 			wantDeadline(t, "client", err)
 			wantErr(t, "client", err, nil, "reading the peer's evidence")
-			if elapsed > 2*time.Second || elapsed < timeout/2 {
+			if elapsed > 5*time.Second || elapsed < timeout/2 {
 				t.Errorf("a silent exporter-mode server held the client %s; HandshakeTimeout is %s", elapsed, timeout)
 			}
 			good(t, slow)
