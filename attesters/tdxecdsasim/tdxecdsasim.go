@@ -1,0 +1,98 @@
+// Package tdxecdsasim is the simulated Intel TDX ECDSA attester, for
+// development and tests on machines without TDX: it makes real-format TDX
+// quotes (version 4, the PCK chain in the QE report certification data) with
+// the TEST-ONLY hierarchy of tee/intel/simulated and gives that hierarchy's
+// collateral as endorsements. Its evidence has the real type "tdx_ecdsa", so
+// the tdx_ecdsa verifier checks it, and trusts it only with
+// --allow-simulated (instance.Options.AllowSimulated), marking the claims
+// "simulated": true.
+//
+// Its priority (-1) is below every real TEE and below the null attester (0),
+// so it is used only when named (-a tdx_ecdsa_sim).
+//
+// The TD's MRTD is SHA-384 of a fixed string by default
+// (simulated.DefaultMRTD), or the 96 hex digits in the environment variable
+// RATS_TLS_TDX_ECDSA_SIM_MRTD; RTMR0-3 are simulated.DefaultRTMR. With
+// --debug-enclave (instance.Options.DebugEnclave) the TD has its DEBUG
+// attribute set.
+package tdxecdsasim
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+
+	"github.com/inclavare/inclavare/framework/instance"
+	"github.com/inclavare/inclavare/framework/registry"
+	"github.com/inclavare/inclavare/tee/intel"
+	"github.com/inclavare/inclavare/tee/intel/simulated"
+)
+
+// Name is the instance name.
+const Name = "tdx_ecdsa_sim"
+
+// EnvMRTD names the environment variable that sets the simulated TD's
+// MRTD (96 hex digits).
+const EnvMRTD = "RATS_TLS_TDX_ECDSA_SIM_MRTD"
+
+// Registration describes the simulated TDX ECDSA attester. It works on any
+// machine and is used only when named.
+var Registration = &registry.Registration{
+	Descriptor: descriptor,
+	New: func(_ context.Context, opts instance.Options) (instance.Instance, error) {
+		so := simulated.Options{Debug: opts.DebugEnclave}
+		if s := os.Getenv(EnvMRTD); s != "" {
+			d, err := hex.DecodeString(s)
+			if err != nil || len(d) != len(so.MRTD) {
+				return nil, fmt.Errorf("%s=%q is not %d bytes in hex", EnvMRTD, s, len(so.MRTD))
+			}
+			copy(so.MRTD[:], d)
+		}
+		sim, err := simulated.NewSimulator(so)
+		if err != nil {
+			return nil, err
+		}
+		end, err := sim.Endorsements(true)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the simulated endorsements: %w", err)
+		}
+		return &attester{sim: sim, endorsements: end}, nil
+	},
+}
+
+var descriptor = instance.Descriptor{Kind: instance.KindAttester, Name: Name, Type: intel.EvidenceTypeTDX, Priority: -1}
+
+func init() { registry.Register(Registration) }
+
+type attester struct {
+	sim          *simulated.Simulator
+	endorsements []byte
+}
+
+// Descriptor says what the instance is.
+func (*attester) Descriptor() instance.Descriptor { return descriptor }
+
+// Close releases nothing: the instance holds no resources.
+func (*attester) Close() error { return nil }
+
+// Collect returns a simulated TDX quote over reportData.
+func (a *attester) Collect(ctx context.Context, reportData []byte) (instance.Evidence, error) {
+	if err := ctx.Err(); err != nil {
+		return instance.Evidence{}, err
+	}
+	q, err := a.sim.TDXQuote(reportData)
+	if err != nil {
+		return instance.Evidence{}, fmt.Errorf("simulated TDX quote: %w", err)
+	}
+	return instance.Evidence{Type: intel.EvidenceTypeTDX, Data: q}, nil
+}
+
+// Endorsements returns the simulated collateral as the tdx_ecdsa
+// endorsements item.
+func (a *attester) Endorsements(_ context.Context, ev instance.Evidence) ([]byte, error) {
+	if ev.Type != intel.EvidenceTypeTDX {
+		return nil, fmt.Errorf("the %s attester has no endorsements for %q evidence", Name, ev.Type)
+	}
+	return a.endorsements, nil
+}
