@@ -47,7 +47,7 @@ func TestNoneModeVerdictRemembered(t *testing.T) {
 			var callbacks atomic.Int32
 			srv := &ratstls.Config{Catalog: cat, Freshness: mode, Logger: quiet}
 			cli := &ratstls.Config{Catalog: cat, Freshness: mode, Logger: quiet, EvidenceTTL: time.Minute,
-				Time: func() time.Time { return now },
+				Time:       func() time.Time { return now },
 				VerifyPeer: func(context.Context, *ratstls.Peer) error { callbacks.Add(1); return nil }}
 			closeConfig(t, srv, cli)
 			s := startServer(t, srv)
