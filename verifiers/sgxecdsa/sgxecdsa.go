@@ -6,9 +6,10 @@
 // descriptor.
 //
 // Collateral (TCB info, QE identity, CRLs) comes from the evidence's
-// endorsements when the attester sent them, else from the collateral JSON
-// file named by RATS_TLS_INTEL_COLLATERAL; it is never fetched from Intel's
-// PCS. The Intel SGX Root CA is always trusted; the simulated root of the
+// endorsements when the attester sent them (-e), else, for a quote whose
+// PCK chain is the simulated one, from tee/intel/simulated (the only
+// collateral that can verify it), else from the collateral JSON file named
+// by RATS_TLS_INTEL_COLLATERAL; it is never fetched from Intel's PCS. The Intel SGX Root CA is always trusted; the simulated root of the
 // sgx_ecdsa_sim and tdx_ecdsa_sim attesters (tee/intel/simulated) only with
 // --allow-simulated (instance.Options.AllowSimulated). Debug enclaves and
 // TDs are accepted only with -D (instance.Options.DebugEnclave).
@@ -159,18 +160,26 @@ func (v *verifier) Verify(ctx context.Context, ev instance.Evidence, reportData,
 		return nil, fmt.Errorf("the %s verifier checks %q evidence, not %q", v.desc.Name, v.desc.Type, ev.Type)
 	}
 	var c *intel.Collateral
-	if len(endorsements) > 0 {
+	switch {
+	case len(endorsements) > 0:
 		var err error
 		if c, err = intel.DecodeEndorsements(endorsements); err != nil {
 			return nil, err
 		}
-	} else if !v.configured {
+	case v.simulatedQuote(ev.Data):
+		// Only the simulated collateral verifies a simulated quote: it is
+		// the simulated root's, as the Intel collateral is Intel's.
+		if !v.allowSimulated {
+			return nil, simulated.ErrSimulated
+		}
+		c = v.simCollateral(ev.Type)
+	case !v.configured:
 		return nil, fmt.Errorf("%w: no collateral to verify the %s quote: the attester sent no endorsements, and %s names no collateral JSON file (TCB info, QE identity and their chains, as Intel's PCS serves them)",
 			intel.ErrCollateral, v.desc.Type, EnvCollateral)
 	}
 	a, err := v.v.Verify(ctx, ev.Data, c)
 	if err != nil {
-		if q, perr := intel.ParseQuoteWith(ev.Data, intel.ParseOptions{AllowTrailing: true}); perr == nil && simulated.IsSimulatedChain(q.CertData) && !v.allowSimulated {
+		if !v.allowSimulated && v.simulatedQuote(ev.Data) {
 			return nil, fmt.Errorf("%w: %w", simulated.ErrSimulated, err)
 		}
 		return nil, err
@@ -186,4 +195,23 @@ func (v *verifier) Verify(ctx context.Context, ev instance.Evidence, reportData,
 	claims := intel.Claims(a)
 	claims["simulated"] = a.Root.Equal(v.sim)
 	return claims, nil
+}
+
+// simulatedQuote tells whether raw is a quote whose PCK chain is the
+// simulated one.
+func (v *verifier) simulatedQuote(raw []byte) bool {
+	q, err := intel.ParseQuoteWith(raw, intel.ParseOptions{AllowTrailing: true})
+	return err == nil && simulated.IsSimulatedChain(q.CertData)
+}
+
+// simCollateral is the simulated collateral for evidenceType.
+func (v *verifier) simCollateral(evidenceType string) *intel.Collateral {
+	m, err := simulated.Load()
+	if err != nil {
+		return nil // New loaded it already
+	}
+	if evidenceType == intel.EvidenceTypeTDX {
+		return m.TDX
+	}
+	return m.SGX
 }

@@ -122,9 +122,12 @@ func TestSimRefusals(t *testing.T) {
 			if _, err := v.Verify(ctx, ev, reportData(10), end); !errors.Is(err, intel.ErrPolicy) || !strings.Contains(err.Error(), "report data") && !strings.Contains(err.Error(), "REPORTDATA") && !strings.Contains(err.Error(), "REPORT_DATA") {
 				t.Errorf("report data mismatch: %v, want ErrPolicy naming the report data", err)
 			}
-			// No collateral anywhere.
-			if _, err := v.Verify(ctx, ev, rd, nil); !errors.Is(err, intel.ErrCollateral) || !strings.Contains(err.Error(), EnvCollateral) {
-				t.Errorf("without collateral: %v, want ErrCollateral naming %s", err, EnvCollateral)
+			// Without endorsements, the simulated collateral.
+			if claims, err := v.Verify(ctx, ev, rd, nil); err != nil || claims["simulated"] != true {
+				t.Errorf("without endorsements: %v, simulated %v", err, claims["simulated"])
+			}
+			if _, err := newVerifier(t, k.desc, instance.Options{}).Verify(ctx, ev, rd, nil); !errors.Is(err, simulated.ErrSimulated) {
+				t.Errorf("without endorsements or AllowSimulated: %v, want ErrSimulated", err)
 			}
 			// Corrupt endorsements.
 			if _, err := v.Verify(ctx, ev, rd, end[:len(end)-3]); !errors.Is(err, intel.ErrMalformedCollateral) {
@@ -157,6 +160,21 @@ func TestEvidenceTypeMismatch(t *testing.T) {
 	v := newVerifier(t, tdxDescriptor, instance.Options{AllowSimulated: true})
 	if _, err := v.Verify(context.Background(), ev, rd, end); !errors.Is(err, intel.ErrUnsupportedQuote) && !errors.Is(err, intel.ErrCollateral) {
 		t.Errorf("SGX quote as tdx_ecdsa: %v", err)
+	}
+}
+
+// TestNoCollateral: a real quote without endorsements, with no collateral
+// configured, is refused with a reason that says what to supply.
+func TestNoCollateral(t *testing.T) {
+	raw := testvectors.Read(t, "sgx/dcapqvl_sgx_quote.bin")
+	q, err := intel.ParseQuote(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, descriptor, instance.Options{AllowSimulated: true})
+	_, err = v.Verify(context.Background(), instance.Evidence{Type: intel.EvidenceTypeSGX, Data: raw}, q.ReportData(), nil)
+	if !errors.Is(err, intel.ErrCollateral) || !strings.Contains(err.Error(), EnvCollateral) {
+		t.Errorf("without collateral: %v, want ErrCollateral naming %s", err, EnvCollateral)
 	}
 }
 
