@@ -112,8 +112,9 @@ func (s Status) Accepted() bool { return s == Affirming || s == Warning }
 type Result struct {
 	// Status is the trustworthiness tier.
 	Status Status
-	// Reasons explain every rule that failed or warned; empty when the
-	// result is affirming.
+	// Reasons explain every rule that failed or warned, and note any
+	// concession an affirming result was granted (for example a TCB status
+	// other than UpToDate that the policy accepts outright).
 	Reasons []string
 	// Claims are the verified claims the result was drawn from.
 	Claims instance.Claims

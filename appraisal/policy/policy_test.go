@@ -11,6 +11,7 @@ import (
 	"github.com/inclavare/inclavare/appraisal/ear"
 	"github.com/inclavare/inclavare/appraisal/policy"
 	"github.com/inclavare/inclavare/framework/instance"
+	"github.com/inclavare/inclavare/framework/ratstls"
 )
 
 var now = time.Date(2026, time.May, 3, 12, 0, 0, 0, time.UTC)
@@ -394,4 +395,37 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestExampleVerdicts(t *testing.T) {
+	snp, err := policy.Load("../../examples/policy/sev_snp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := snpClaims()
+	c["measurement"] = snp.Evidence.SNP.Measurement[1]
+	c["host_data"] = snp.Evidence.SNP.HostData[0]
+	c["signing_key"] = "VCEK"
+	peer := &ratstls.Peer{Attested: true, Freshness: ratstls.FreshnessNonce, EvidenceType: "sev_snp", Verifier: "sevsnp", Claims: c}
+	if r := snp.Appraise(policy.FromPeer(peer, now)); r.Status != ear.Affirming || r.PolicyID != "snp-production-2026-05" || r.Verifier != "sevsnp" {
+		t.Errorf("sev_snp example: %s %q", r.Status, r.Reasons)
+	}
+	peer.Freshness = ratstls.FreshnessNone
+	if r := snp.Appraise(policy.FromPeer(peer, now)); r.Status != ear.Contraindicated {
+		t.Errorf("sev_snp example, no freshness: %s %q", r.Status, r.Reasons)
+	}
+
+	dev, err := policy.Load("../../examples/policy/development.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = snpClaims()
+	c["debug"], c["simulated"] = true, true
+	r := dev.Appraise(policy.Input{EvidenceType: "sev_snp", Claims: c, Now: now})
+	if r.Status != ear.Warning || len(r.Reasons) != 2 {
+		t.Errorf("development example: %s %q", r.Status, r.Reasons)
+	}
+	if r := dev.Appraise(policy.Input{EvidenceType: "sgx_ecdsa", Claims: sgxClaims(), Now: now}); r.Status != ear.Contraindicated {
+		t.Errorf("development example, sgx_ecdsa: %s %q", r.Status, r.Reasons)
+	}
 }
