@@ -182,7 +182,9 @@ func (a *appraisal) base(b *Base, in Input, now time.Time) {
 		if t, ok, err := claimTime(in.Claims); err != nil {
 			a.fail("iat: %v", err)
 		} else if ok {
-			if age := now.Sub(t); age > max {
+			if t.After(now.Add(clockSkew)) {
+				a.fail("iat: %s is in the future (now %s)", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			} else if age := now.Sub(t); age > max {
 				a.fail("max_age: the evidence is %s old (iat %s), more than the maximum %s", age.Round(time.Second), t.UTC().Format(time.RFC3339), max)
 			}
 		} else {
@@ -206,6 +208,9 @@ func (a *appraisal) base(b *Base, in Input, now time.Time) {
 		}
 	}
 }
+
+// clockSkew is how far in the future an "iat" may be.
+const clockSkew = time.Minute
 
 // claimTime reads claims["iat"]: seconds since the epoch, or RFC 3339.
 func claimTime(c instance.Claims) (time.Time, bool, error) {

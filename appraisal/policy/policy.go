@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -325,44 +326,36 @@ func (p *Policy) check() error {
 			return fmt.Errorf("evidence.tdx_ecdsa: %w", err)
 		}
 	}
-	for _, name := range []string{"simulated", "debug"} {
-		for typ, t := range map[string]*TEE{TypeSGX: teeOf(e.SGX), TypeSGXLocal: teeOf(e.SGXLocal), TypeTDX: teeOf(e.TDX), TypeSNP: teeOf(e.SNP), TypeCSV: teeOf(e.CSV)} {
-			if t != nil {
-				if _, ok := t.Claims[name]; ok {
-					return fmt.Errorf("evidence.%s.claims: %q is governed by allow_%s, not by claims", typ, name, name)
-				}
+	tees := e.tees()
+	for _, typ := range slices.Sorted(maps.Keys(tees)) {
+		for _, name := range []string{"debug", "simulated"} {
+			if _, ok := tees[typ].Claims[name]; ok {
+				return fmt.Errorf("evidence.%s.claims: %q is governed by allow_%s, not by claims", typ, name, name)
 			}
 		}
 	}
 	return nil
 }
 
-func teeOf[T interface {
-	*SGX | *SGXLocal | *TDX | *SNP | *CSV
-}](r T) *TEE {
-	switch r := any(r).(type) {
-	case *SGX:
-		if r != nil {
-			return &r.TEE
-		}
-	case *SGXLocal:
-		if r != nil {
-			return &r.TEE
-		}
-	case *TDX:
-		if r != nil {
-			return &r.TEE
-		}
-	case *SNP:
-		if r != nil {
-			return &r.TEE
-		}
-	case *CSV:
-		if r != nil {
-			return &r.TEE
-		}
+// tees returns the hardware rule sets present, by evidence type.
+func (e *Evidence) tees() map[string]*TEE {
+	m := map[string]*TEE{}
+	if e.SGX != nil {
+		m[TypeSGX] = &e.SGX.TEE
 	}
-	return nil
+	if e.SGXLocal != nil {
+		m[TypeSGXLocal] = &e.SGXLocal.TEE
+	}
+	if e.TDX != nil {
+		m[TypeTDX] = &e.TDX.TEE
+	}
+	if e.SNP != nil {
+		m[TypeSNP] = &e.SNP.TEE
+	}
+	if e.CSV != nil {
+		m[TypeCSV] = &e.CSV.TEE
+	}
+	return m
 }
 
 func (t *TCBRules) check() error {

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,8 @@ func TestAppraise(t *testing.T) {
 		{"snp claim", snp("product_line", "Milan"), ear.Contraindicated, `claim "product_line": got "Milan", want Genoa`},
 		{"snp claim number", snp("vmpl", uint64(1)), ear.Contraindicated, `claim "vmpl": got 1, want 0`},
 		{"snp claim number int64", snp("vmpl", int64(0)), ear.Affirming, ""},
+		{"snp claim big", snp("vmpl", uint64(1<<63)), ear.Contraindicated, `claim "vmpl": got 9223372036854775808, want 0`},
+		{"snp claim negative", snp("vmpl", int64(-1)), ear.Contraindicated, `claim "vmpl": got -1, want 0`},
 		{"snp claim type", snp("vmpl", "0"), ear.Contraindicated, `claim "vmpl": got "0", want 0`},
 		{"snp debug", snp("debug", true), ear.Contraindicated, "debug: got true, want false (allow_debug is false)"},
 		{"snp debug missing", snp("debug", nil), ear.Contraindicated, "debug: got no claim, want a boolean claim"},
@@ -324,6 +327,8 @@ func TestMaxAge(t *testing.T) {
 		{"verdict recent", func() policy.Input { i := in(); i.VerifiedAt = now.Add(-30 * time.Minute); return i }(), ""},
 		{"verdict old", func() policy.Input { i := in(); i.VerifiedAt = now.Add(-90 * time.Minute); return i }(), "max_age: the verdict is 1h30m0s old (verified at 2026-05-03T10:30:00Z), more than the maximum 1h0m0s"},
 		{"no time", in(), ""},
+		{"iat skew", in("iat", uint64(now.Add(time.Minute).Unix())), ""},
+		{"iat future", in("iat", uint64(now.Add(2*time.Minute).Unix())), "iat: 2026-05-03T12:02:00Z is in the future (now 2026-05-03T12:00:00Z)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := p.Appraise(c.in)
@@ -427,5 +432,24 @@ func TestExampleVerdicts(t *testing.T) {
 	}
 	if r := dev.Appraise(policy.Input{EvidenceType: "sgx_ecdsa", Claims: sgxClaims(), Now: now}); r.Status != ear.Contraindicated {
 		t.Errorf("development example, sgx_ecdsa: %s %q", r.Status, r.Reasons)
+	}
+}
+
+func TestClaimValues(t *testing.T) {
+	p := mustParse(t, "evidence:\n  csv:\n    claims: {big: 18446744073709551615, neg: -5, hex: \"0a\", on: true}\n")
+	base := instance.Claims{"debug": false, "big": ^uint64(0), "neg": int64(-5), "hex": "0a", "on": true}
+	if r := p.Appraise(policy.Input{EvidenceType: "csv", Claims: base, Now: now}); r.Status != ear.Affirming {
+		t.Errorf("%s %q", r.Status, r.Reasons)
+	}
+	for k, v := range map[string]any{"big": int64(-1), "neg": uint64(5), "hex": "0A", "on": "true"} {
+		c := maps.Clone(base)
+		c[k] = v
+		r := p.Appraise(policy.Input{EvidenceType: "csv", Claims: c, Now: now})
+		if r.Status != ear.Contraindicated || len(r.Reasons) != 1 || !strings.HasPrefix(r.Reasons[0], `claim "`+k+`": got `) {
+			t.Errorf("%s=%v: %s %q", k, v, r.Status, r.Reasons)
+		}
+	}
+	if _, err := policy.Parse([]byte("evidence:\n  csv:\n    claims: {x: 18446744073709551616}\n")); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("overflow: %v", err)
 	}
 }
