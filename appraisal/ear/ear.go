@@ -200,6 +200,9 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads what MarshalJSON writes. It refuses another profile,
 // an unknown status, and anything but exactly one submodule.
 func (r *Result) UnmarshalJSON(b []byte) error {
+	if err := exactKeys(b, "eat_profile", "iat", "ear.verifier-id", "ear.status", "ear.appraisal-policy-id", "tcb_status", "submods"); err != nil {
+		return err
+	}
 	var w wire
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
@@ -218,6 +221,18 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	var typ string
 	var s submod
 	for typ, s = range w.Submods {
+	}
+	var subs map[string]json.RawMessage
+	if err := json.Unmarshal(b, &struct {
+		S *map[string]json.RawMessage `json:"submods"`
+	}{&subs}); err != nil {
+		return fmt.Errorf("ear: decoding: %w", err)
+	}
+	if typ == "" {
+		return errors.New("ear: the submod has no name (the evidence type)")
+	}
+	if err := exactKeys(subs[typ], "ear.status", "ear.appraisal-policy-id", "ear.inclavare.reasons", "ear.inclavare.freshness", "ear.veraison.annotated-evidence"); err != nil {
+		return err
 	}
 	if s.Status != w.Status {
 		return fmt.Errorf("ear: submod %q status %q differs from ear.status %q", typ, s.Status, w.Status)
@@ -265,4 +280,19 @@ func decodeClaims(b []byte) (instance.Claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// exactKeys refuses a JSON object with a key that is not exactly one of
+// keys (encoding/json alone matches keys case-insensitively).
+func exactKeys(b []byte, keys ...string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("ear: decoding: %w", err)
+	}
+	for k := range m {
+		if !slices.Contains(keys, k) {
+			return fmt.Errorf("ear: unknown member %q", k)
+		}
+	}
+	return nil
 }

@@ -80,10 +80,14 @@ func TestJSONRefused(t *testing.T) {
 	}
 	good, _ := json.Marshal(sample())
 	for name, b := range map[string]string{
-		"profile": strings.Replace(string(good), ear.Profile, "tag:example", 1),
-		"status":  strings.Replace(string(good), `"ear.status":"warning","ear.appraisal`, `"ear.status":"great","ear.appraisal`, 1),
-		"unknown": strings.Replace(string(good), `{`, `{"x":1,`, 1),
-		"float":   strings.Replace(string(good), `"isv_svn":3`, `"isv_svn":3.5`, 1),
+		"profile":        strings.Replace(string(good), ear.Profile, "tag:example", 1),
+		"status":         strings.Replace(string(good), `"ear.status":"warning","ear.appraisal`, `"ear.status":"great","ear.appraisal`, 1),
+		"unknown":        strings.Replace(string(good), `{`, `{"x":1,`, 1),
+		"float":          strings.Replace(string(good), `"isv_svn":3`, `"isv_svn":3.5`, 1),
+		"case":           strings.Replace(string(good), `"eat_profile"`, `"EAT_profile"`, 1),
+		"submod case":    strings.Replace(string(good), `"ear.inclavare.reasons"`, `"EAR.inclavare.reasons"`, 1),
+		"submod unknown": strings.Replace(string(good), `"ear.inclavare.reasons"`, `"x":1,"ear.inclavare.reasons"`, 1),
+		"no submod name": strings.Replace(string(good), `"sgx_ecdsa":{`, `"":{`, 1),
 	} {
 		var r ear.Result
 		if err := json.Unmarshal([]byte(b), &r); err == nil {
@@ -174,4 +178,24 @@ func TestUnsupportedKey(t *testing.T) {
 	if _, err := ear.Verify([]byte{0xd2}, &rk.PublicKey); err == nil {
 		t.Error("RSA key accepted")
 	}
+}
+
+func FuzzVerify(f *testing.F) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	msg, err := ear.Sign(sample(), k)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(msg)
+	b, _ := json.Marshal(sample())
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ear.Verify(b, k.Public())
+		var r ear.Result
+		if json.Unmarshal(b, &r) == nil {
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("decoded result does not encode: %v", err)
+			}
+		}
+	})
 }
