@@ -11,9 +11,10 @@
 //
 // Each failed rule adds a reason naming the field and both values and makes
 // the result contraindicated; a rule that passes only by a concession of
-// the policy (an accepted non-UpToDate TCB status, an allowed debug or
-// simulated TEE, a peer without evidence) adds a reason and makes it a
-// warning; otherwise the result is affirming.
+// the policy (a TCB status listed in tcb_status_warning, an allowed debug
+// or simulated TEE, a peer without evidence) adds a reason and makes it a
+// warning; otherwise the result is affirming (a non-UpToDate status listed
+// in tcb_status is still noted in the reasons).
 package policy
 
 import (
