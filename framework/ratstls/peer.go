@@ -30,6 +30,9 @@ type Peer struct {
 	Claims instance.Claims `json:"claims"`
 	// CustomClaims are the peer's own claims, bound by its evidence.
 	CustomClaims map[string][]byte `json:"custom_claims,omitempty"`
+	// Appraisal is what the VerifyPeer callback concluded, if it records
+	// it (for example an appraisal/ear Result).
+	Appraisal any `json:"appraisal,omitempty"`
 	// Evidence and Endorsements are as received.
 	Evidence     []byte `json:"-"`
 	Endorsements []byte `json:"-"`

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,5 +60,36 @@ func TestFreshnessDowngradeRefused(t *testing.T) {
 	_, errOut, code = client(t, s.port, "--allow-simulated", "--require-freshness", "nonce", "--plugin-dir", none)
 	if code == 0 || !strings.Contains(errOut, "freshness refused") {
 		t.Fatalf("client requiring at least nonce accepted a none-only server (exit %d):\n%s", code, errOut)
+	}
+}
+
+// TestPolicy appraises the simulated SNP server against a policy file: the
+// simulator's measurement is accepted, another measurement is refused with
+// the reason, and the EAR result is in the client's JSON.
+func TestPolicy(t *testing.T) {
+	none := noPlugins(t)
+	s := startServer(t, "-a", "sev_snp_sim", "--plugin-dir", none)
+	write := func(measurement string) string {
+		p := filepath.Join(t.TempDir(), "policy.yaml")
+		body := "id: e2e\nversion: 1\nevidence:\n  sev_snp:\n    allow_simulated: true\n    freshness: exporter\n    measurement:\n      - " + measurement + "\n"
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	r := mustClientJSON(t, s.port, "--allow-simulated", "--plugin-dir", none)
+	m, _ := r.Claims["measurement"].(string)
+	out, errOut, code := client(t, s.port, "--allow-simulated", "--plugin-dir", none, "--json", "--policy", write(m))
+	if code != 0 || !strings.Contains(out, `"ear.status": "warning"`) {
+		t.Errorf("the simulator's own measurement: exit %d, want a warning verdict (simulated):\n%s\n%s", code, out, errOut)
+	}
+	other := strings.Repeat("ab", 48)
+	_, errOut, code = client(t, s.port, "--allow-simulated", "--plugin-dir", none, "--policy", write(other))
+	if code == 0 || !strings.Contains(errOut, "contraindicated") || !strings.Contains(errOut, other) {
+		t.Errorf("another measurement: exit %d, want a refusal naming it:\n%s", code, errOut)
+	}
+	_, errOut, code = client(t, s.port, "--plugin-dir", none, "--policy", filepath.Join(t.TempDir(), "missing.yaml"))
+	if code == 0 || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("a missing policy file: exit %d:\n%s", code, errOut)
 	}
 }

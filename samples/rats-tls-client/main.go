@@ -48,6 +48,8 @@ type Result struct {
 	Claims       instance.Claims   `json:"claims"`
 	CustomClaims map[string][]byte `json:"custom_claims,omitempty"`
 	Echo         string            `json:"echo"`
+	// Appraisal is the policy's verdict (an EAR result), with --policy.
+	Appraisal any `json:"appraisal,omitempty"`
 	// Instances are the local instances used, with their sources.
 	Instances map[instance.Kind]ratstls.Selection `json:"instances"`
 }
@@ -92,6 +94,7 @@ func run(ctx context.Context, opts *cli.Options, log *slog.Logger, cfg *ratstls.
 		Claims:       p.Claims,
 		CustomClaims: p.CustomClaims,
 		Echo:         string(echo),
+		Appraisal:    p.Appraisal,
 		Instances:    sel,
 	}
 	if opts.JSON {

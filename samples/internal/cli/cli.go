@@ -15,7 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
+	"github.com/inclavare/inclavare/appraisal/policy"
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/plugin"
 	"github.com/inclavare/inclavare/framework/ratstls"
@@ -32,6 +34,7 @@ type Options struct {
 	DebugEnclave                    bool
 	AllowSimulated                  bool
 	Freshness, RequireFreshness     string
+	Policy                          string
 	PluginDir                       string
 	NoBuiltin                       bool
 	ListInstances                   bool
@@ -64,6 +67,7 @@ func Register(fs *flag.FlagSet) *Options {
 	boolean(&o.DebugEnclave, "D", "debug-enclave", "run a debug enclave, and accept a debug TEE")
 	fs.StringVar(&o.Freshness, "freshness", "auto", "freshness `mode`: auto (the strongest both peers allow), none, nonce or exporter")
 	fs.StringVar(&o.RequireFreshness, "require-freshness", "none", "the weakest `mode` auto accepts: none (C Rats-TLS peers), nonce or exporter")
+	fs.StringVar(&o.Policy, "policy", "", "appraisal policy `file` (YAML, see docs/policy.md): the peer is accepted only if the verdict is affirming or warning")
 	fs.BoolVar(&o.AllowSimulated, "allow-simulated", false, "trust simulated TEEs (no hardware; never in production)")
 	fs.StringVar(&o.PluginDir, "plugin-dir", "", "subprocess plugin `directory` (default: $RATS_TLS_PLUGIN_DIR, else /usr/local/lib/rats-tls/plugins)")
 	fs.BoolVar(&o.NoBuiltin, "no-builtin", false, "use only subprocess plugins")
@@ -125,7 +129,24 @@ func (o *Options) Config(cat *registry.Catalog, log *slog.Logger) (*ratstls.Conf
 	if err != nil || require == ratstls.FreshnessAuto {
 		return nil, fmt.Errorf("--require-freshness %q: want none, nonce or exporter", o.RequireFreshness)
 	}
+	var appraise func(context.Context, *ratstls.Peer) error
+	if o.Policy != "" {
+		pol, err := policy.Load(o.Policy)
+		if err != nil {
+			return nil, err
+		}
+		appraise = func(_ context.Context, p *ratstls.Peer) error {
+			res := pol.Appraise(policy.FromPeer(p, time.Now()))
+			p.Appraisal = res
+			if !res.Status.Accepted() {
+				return fmt.Errorf("policy %s: %s: %s", pol.ID, res.Status, strings.Join(res.Reasons, "; "))
+			}
+			log.Info("peer appraised", "policy", pol.ID, "status", res.Status, "reasons", res.Reasons)
+			return nil
+		}
+	}
 	return &ratstls.Config{
+		VerifyPeer:       appraise,
 		Attester:         o.Attester,
 		Verifier:         o.Verifier,
 		TLS:              o.TLS,
