@@ -2,8 +2,10 @@ package policy
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -367,5 +369,26 @@ func (a *appraisal) tcbStatus(r *TCBRules) {
 			want += " (or, as a warning, " + strings.Join(r.TCBStatusWarning, ", ") + ")"
 		}
 		a.fail("tcb_status: got %s, want %s%s", show(a.claims, "tcb_status"), want, adv)
+	}
+}
+
+// VerifyPeer returns a ratstls.Config.VerifyPeer callback that appraises
+// every verified peer with p: the verdict is recorded in Peer.Appraisal,
+// and a peer whose verdict is not accepted (affirming, or warning) is
+// refused with the reasons. log (nil: no logging) gets one line per
+// accepted peer.
+//
+//	cfg := &ratstls.Config{VerifyPeer: pol.VerifyPeer(slog.Default())}
+func (p *Policy) VerifyPeer(log *slog.Logger) func(context.Context, *ratstls.Peer) error {
+	return func(_ context.Context, peer *ratstls.Peer) error {
+		res := p.Appraise(FromPeer(peer, time.Now()))
+		peer.Appraisal = res
+		if !res.Status.Accepted() {
+			return fmt.Errorf("policy %s: %s: %s", p.ID, res.Status, strings.Join(res.Reasons, "; "))
+		}
+		if log != nil {
+			log.Info("peer appraised", "policy", p.ID, "status", res.Status, "reasons", res.Reasons)
+		}
+		return nil
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/inclavare/inclavare/appraisal/policy"
 	"github.com/inclavare/inclavare/framework/instance"
@@ -135,15 +134,7 @@ func (o *Options) Config(cat *registry.Catalog, log *slog.Logger) (*ratstls.Conf
 		if err != nil {
 			return nil, err
 		}
-		appraise = func(_ context.Context, p *ratstls.Peer) error {
-			res := pol.Appraise(policy.FromPeer(p, time.Now()))
-			p.Appraisal = res
-			if !res.Status.Accepted() {
-				return fmt.Errorf("policy %s: %s: %s", pol.ID, res.Status, strings.Join(res.Reasons, "; "))
-			}
-			log.Info("peer appraised", "policy", pol.ID, "status", res.Status, "reasons", res.Reasons)
-			return nil
-		}
+		appraise = pol.VerifyPeer(log)
 	}
 	return &ratstls.Config{
 		VerifyPeer:       appraise,
