@@ -59,21 +59,27 @@ var handshakeCases = []handshakeCase{
 	{name: "tee-exporter", start: ratsCase(teeCase(ratstls.FreshnessExporter))},
 	// The simulated SEV-SNP TEE: real reports, signed and verified (the
 	// VCEK chain check cached), in each mode, built in and as plugins.
-	{name: "sev_snp_sim-none", start: ratsCase(snpCase(ratstls.FreshnessNone, false))},
-	{name: "sev_snp_sim-nonce", start: ratsCase(snpCase(ratstls.FreshnessNonce, false))},
-	{name: "sev_snp_sim-exporter", start: ratsCase(snpCase(ratstls.FreshnessExporter, false))},
-	{name: "sev_snp_sim-plugins-none", start: ratsCase(snpCase(ratstls.FreshnessNone, true))},
-	{name: "sev_snp_sim-plugins-nonce", start: ratsCase(snpCase(ratstls.FreshnessNonce, true))},
-	{name: "sev_snp_sim-plugins-exporter", start: ratsCase(snpCase(ratstls.FreshnessExporter, true))},
+	{name: "sev_snp_sim-none", start: ratsCase(simCase("sev_snp_sim", "sev_snp", ratstls.FreshnessNone, false))},
+	{name: "sev_snp_sim-nonce", start: ratsCase(simCase("sev_snp_sim", "sev_snp", ratstls.FreshnessNonce, false))},
+	{name: "sev_snp_sim-exporter", start: ratsCase(simCase("sev_snp_sim", "sev_snp", ratstls.FreshnessExporter, false))},
+	{name: "sev_snp_sim-plugins-none", start: ratsCase(simCase("sev_snp_sim", "sev_snp", ratstls.FreshnessNone, true))},
+	{name: "sev_snp_sim-plugins-nonce", start: ratsCase(simCase("sev_snp_sim", "sev_snp", ratstls.FreshnessNonce, true))},
+	{name: "sev_snp_sim-plugins-exporter", start: ratsCase(simCase("sev_snp_sim", "sev_snp", ratstls.FreshnessExporter, true))},
+	// The simulated SGX and TDX TEEs: real-format quotes, verified in pure
+	// Go against the simulated collateral.
+	{name: "sgx_ecdsa_sim-none", start: ratsCase(simCase("sgx_ecdsa_sim", "sgx_ecdsa", ratstls.FreshnessNone, false))},
+	{name: "sgx_ecdsa_sim-exporter", start: ratsCase(simCase("sgx_ecdsa_sim", "sgx_ecdsa", ratstls.FreshnessExporter, false))},
+	{name: "tdx_ecdsa_sim-none", start: ratsCase(simCase("tdx_ecdsa_sim", "tdx_ecdsa", ratstls.FreshnessNone, false))},
+	{name: "tdx_ecdsa_sim-exporter", start: ratsCase(simCase("tdx_ecdsa_sim", "tdx_ecdsa", ratstls.FreshnessExporter, false))},
 }
 
-// snpCase is the server and client Configs of the simulated SEV-SNP TEE in
-// mode f, the client verifying with the sev_snp verifier; plugins serves
-// every instance from a subprocess.
-func snpCase(f ratstls.Freshness, plugins bool) func(testing.TB) (server, client *ratstls.Config) {
+// simCase is the server and client Configs of a simulated TEE (attester)
+// in mode f, the client verifying with verifier; plugins serves every
+// instance from a subprocess.
+func simCase(attester, verifier string, f ratstls.Freshness, plugins bool) func(testing.TB) (server, client *ratstls.Config) {
 	return func(tb testing.TB) (server, client *ratstls.Config) {
-		server = &ratstls.Config{Attester: "sev_snp_sim", TLS: "gotls", Crypto: "gocrypto", Freshness: f, Logger: quiet}
-		client = &ratstls.Config{Verifier: "sev_snp", TLS: "gotls", Crypto: "gocrypto", Freshness: f, AllowSimulated: true, Logger: quiet}
+		server = &ratstls.Config{Attester: attester, TLS: "gotls", Crypto: "gocrypto", Freshness: f, Logger: quiet}
+		client = &ratstls.Config{Verifier: verifier, TLS: "gotls", Crypto: "gocrypto", Freshness: f, AllowSimulated: true, Logger: quiet}
 		if plugins {
 			server.Catalog = pluginCatalog(tb)
 			client.Catalog = server.Catalog
