@@ -6,7 +6,7 @@ BIN     := bin
 PLUGDIR := $(BIN)/plugins
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 # Each package built into bin/ (commands) and bin/plugins/ (plugin binaries).
-CMDS    := ./samples/rats-tls-server ./samples/rats-tls-client ./cmd/rats-tls-manifest
+CMDS    := ./samples/rats-tls-server ./samples/rats-tls-client ./cmd/rats-tls-manifest ./shelter/cmd/shelter
 PLUGINS := ./cmd/plugins/... ./samples/rats-tls-attester-sample
 # make test must stay under 20 minutes on 2 cores.
 TEST_TIMEOUT ?= 15m
