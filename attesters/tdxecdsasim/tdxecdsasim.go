@@ -49,50 +49,10 @@ var Registration = &registry.Registration{
 			}
 			copy(so.MRTD[:], d)
 		}
-		sim, err := simulated.NewSimulator(so)
-		if err != nil {
-			return nil, err
-		}
-		end, err := sim.Endorsements(true)
-		if err != nil {
-			return nil, fmt.Errorf("encoding the simulated endorsements: %w", err)
-		}
-		return &attester{sim: sim, endorsements: end}, nil
+		return simulated.NewAttester(descriptor, so)
 	},
 }
 
 var descriptor = instance.Descriptor{Kind: instance.KindAttester, Name: Name, Type: intel.EvidenceTypeTDX, Priority: -1}
 
 func init() { registry.Register(Registration) }
-
-type attester struct {
-	sim          *simulated.Simulator
-	endorsements []byte
-}
-
-// Descriptor says what the instance is.
-func (*attester) Descriptor() instance.Descriptor { return descriptor }
-
-// Close releases nothing: the instance holds no resources.
-func (*attester) Close() error { return nil }
-
-// Collect returns a simulated TDX quote over reportData.
-func (a *attester) Collect(ctx context.Context, reportData []byte) (instance.Evidence, error) {
-	if err := ctx.Err(); err != nil {
-		return instance.Evidence{}, err
-	}
-	q, err := a.sim.TDXQuote(reportData)
-	if err != nil {
-		return instance.Evidence{}, fmt.Errorf("simulated TDX quote: %w", err)
-	}
-	return instance.Evidence{Type: intel.EvidenceTypeTDX, Data: q}, nil
-}
-
-// Endorsements returns the simulated collateral as the tdx_ecdsa
-// endorsements item.
-func (a *attester) Endorsements(_ context.Context, ev instance.Evidence) ([]byte, error) {
-	if ev.Type != intel.EvidenceTypeTDX {
-		return nil, fmt.Errorf("the %s attester has no endorsements for %q evidence", Name, ev.Type)
-	}
-	return a.endorsements, nil
-}
