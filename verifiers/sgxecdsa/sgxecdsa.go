@@ -9,7 +9,9 @@
 // endorsements when the attester sent them (-e), else, for a quote whose
 // PCK chain is the simulated one, from tee/intel/simulated (the only
 // collateral that can verify it), else from the collateral JSON file named
-// by RATS_TLS_INTEL_COLLATERAL; it is never fetched from Intel's PCS. The Intel SGX Root CA is always trusted; the simulated root of the
+// by RATS_TLS_INTEL_COLLATERAL, else, when RATS_TLS_INTEL_PCS_URL names
+// Intel's PCS or a PCCS, fetched from it (tee/intel/pcs) for the quote's
+// FMSPC and PCK CA, and cached until it expires. The Intel SGX Root CA is always trusted; the simulated root of the
 // sgx_ecdsa_sim and tdx_ecdsa_sim attesters (tee/intel/simulated) only with
 // --allow-simulated (instance.Options.AllowSimulated). Debug enclaves and
 // TDs are accepted only with -D (instance.Options.DebugEnclave).
@@ -19,6 +21,12 @@
 //	                             for evidence without endorsements
 //	RATS_TLS_INTEL_TCB_STATUSES  the accepted TCB statuses, comma separated
 //	                             (default UpToDate)
+//	RATS_TLS_INTEL_PCS_URL       the base URL of Intel's PCS or a PCCS (such as
+//	                             https://api.trustedservices.intel.com) to fetch
+//	                             collateral from for evidence without endorsements
+//	                             when RATS_TLS_INTEL_COLLATERAL is not set
+//	RATS_TLS_INTEL_PCS_CACHE_DIR a directory caching the fetched collateral
+//	                             (default: in memory only)
 package sgxecdsa
 
 import (
@@ -32,6 +40,7 @@ import (
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
 	"github.com/inclavare/inclavare/tee/intel"
+	"github.com/inclavare/inclavare/tee/intel/pcs"
 	"github.com/inclavare/inclavare/tee/intel/simulated"
 )
 
@@ -42,6 +51,8 @@ const Name = "sgx_ecdsa"
 const (
 	EnvCollateral  = "RATS_TLS_INTEL_COLLATERAL"
 	EnvTCBStatuses = "RATS_TLS_INTEL_TCB_STATUSES"
+	EnvPCSURL      = "RATS_TLS_INTEL_PCS_URL"
+	EnvPCSCacheDir = "RATS_TLS_INTEL_PCS_CACHE_DIR"
 )
 
 // Registration describes the SGX ECDSA verifier. It works on any machine.
@@ -71,10 +82,21 @@ type Config struct {
 	// Policy is what the quote must meet; its ReportData is set per
 	// verification.
 	Policy intel.Policy
+	// PCS, when set, fetches the collateral of quotes that come without
+	// endorsements when Options.Collateral is nil.
+	PCS *pcs.Fetcher
 }
 
 // now pins the verification time in tests; nil means time.Now.
 var now func() time.Time
+
+// currentTime is now, or time.Now.
+func currentTime() time.Time {
+	if now != nil {
+		return now()
+	}
+	return time.Now()
+}
 
 // ConfigFromEnv makes the configuration of an instance created with opts:
 // simulated evidence and debug enclaves as opts says, the rest from the
@@ -91,6 +113,13 @@ func ConfigFromEnv(opts instance.Options) (Config, error) {
 			return Config{}, fmt.Errorf("%s=%s: %w", EnvCollateral, p, err)
 		}
 		cfg.Options.Collateral = c
+	}
+	if u := os.Getenv(EnvPCSURL); u != "" {
+		f, err := pcs.New(u, pcs.Options{CacheDir: os.Getenv(EnvPCSCacheDir), Now: currentTime})
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", EnvPCSURL, err)
+		}
+		cfg.PCS = f
 	}
 	if s := os.Getenv(EnvTCBStatuses); s != "" {
 		st, err := intel.ParseTCBStatuses(s)
@@ -133,7 +162,7 @@ func New(desc instance.Descriptor, cfg Config) (instance.Verifier, error) {
 		return nil, err
 	}
 	return &verifier{desc: desc, v: v, policy: cfg.Policy, configured: cfg.Options.Collateral != nil,
-		allowSimulated: cfg.AllowSimulated, sim: sim}, nil
+		allowSimulated: cfg.AllowSimulated, sim: sim, pcs: cfg.PCS}, nil
 }
 
 type verifier struct {
@@ -144,6 +173,8 @@ type verifier struct {
 	// allowSimulated trusts the simulated root sim.
 	allowSimulated bool
 	sim            *x509.Certificate
+	// pcs fetches collateral when none is configured; may be nil.
+	pcs *pcs.Fetcher
 }
 
 // Descriptor says what the instance is.
@@ -173,9 +204,14 @@ func (v *verifier) Verify(ctx context.Context, ev instance.Evidence, reportData,
 			return nil, simulated.ErrSimulated
 		}
 		c = v.simCollateral(ev.Type)
+	case !v.configured && v.pcs != nil:
+		var err error
+		if c, err = v.fetch(ctx, ev.Data); err != nil {
+			return nil, err
+		}
 	case !v.configured:
-		return nil, fmt.Errorf("%w: no collateral to verify the %s quote: the attester sent no endorsements, and %s names no collateral JSON file (TCB info, QE identity and their chains, as Intel's PCS serves them)",
-			intel.ErrCollateral, v.desc.Type, EnvCollateral)
+		return nil, fmt.Errorf("%w: no collateral to verify the %s quote: the attester sent no endorsements, %s names no collateral JSON file (TCB info, QE identity and their chains, as Intel's PCS serves them), and %s names no PCS",
+			intel.ErrCollateral, v.desc.Type, EnvCollateral, EnvPCSURL)
 	}
 	a, err := v.v.Verify(ctx, ev.Data, c)
 	if err != nil {
@@ -195,6 +231,23 @@ func (v *verifier) Verify(ctx context.Context, ev instance.Evidence, reportData,
 	claims := intel.Claims(a)
 	claims["simulated"] = a.Root.Equal(v.sim)
 	return claims, nil
+}
+
+// fetch gets the collateral of the quote raw from the PCS.
+func (v *verifier) fetch(ctx context.Context, raw []byte) (*intel.Collateral, error) {
+	q, err := intel.ParseQuoteWith(raw, intel.ParseOptions{AllowTrailing: true})
+	if err != nil {
+		return nil, err
+	}
+	r, err := pcs.ForQuote(q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", intel.ErrCollateral, err)
+	}
+	c, err := v.pcs.Collateral(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the collateral of the %s quote (FMSPC %s): %w", intel.ErrCollateral, v.desc.Type, r.FMSPCHex(), err)
+	}
+	return c, nil
 }
 
 // simulatedQuote tells whether raw is a quote whose PCK chain is the
