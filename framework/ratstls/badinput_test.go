@@ -19,7 +19,6 @@ import (
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/ratstls"
 	"github.com/inclavare/inclavare/framework/ratstls/internal/testtee"
-	"github.com/inclavare/inclavare/framework/registry"
 )
 
 // maxEvidence is Config.MaxEvidenceSize on the verifying side of the
@@ -123,14 +122,14 @@ func badCerts() []badCert {
 			name: "evidence type nobody here verifies",
 			make: withExts(func(t *testing.T, key *ecdsa.PrivateKey) []pkix.Extension {
 				claims := claimsFor(t, key.Public(), nil)
-				// Hygon CSV: no verifier for it exists here.
+				// Hygon CSV: no usable verifier for it exists here.
 				v, err := dice.EncodeEvidence(instance.Evidence{Type: "csv", Data: make([]byte, 64)}, claims)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return []pkix.Extension{{Id: dice.OIDTaggedEvidence, Value: v}}
 			}),
-			targets: []error{ratstls.ErrRefused, registry.ErrNotFound},
+			targets: []error{ratstls.ErrRefused, instance.ErrUnavailable}, // the csv verifier's probe fails
 			texts:   []string{`evidence type "csv"`},
 		},
 		{

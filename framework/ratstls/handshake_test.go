@@ -292,8 +292,8 @@ func TestFailClosed(t *testing.T) {
 		{
 			name:    "no verifier for the evidence type",
 			server:  tee,
-			client:  nullConfig, // built-ins only: nothing verifies sgx_la
-			targets: []error{ratstls.ErrRefused, registry.ErrNotFound},
+			client:  nullConfig, // built-ins only: the sgx_la verifier's probe fails
+			targets: []error{ratstls.ErrRefused, instance.ErrUnavailable},
 			texts:   []string{`evidence type "sgx_la"`},
 		},
 		{
