@@ -18,12 +18,11 @@ package sevsnpsim
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"os"
 
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
+	"github.com/inclavare/inclavare/internal/envhex"
 	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
 
@@ -42,12 +41,8 @@ var Registration = &registry.Registration{
 	Descriptor: instance.Descriptor{Kind: instance.KindAttester, Name: Name, Type: snp.EvidenceType, Priority: -1},
 	New: func(_ context.Context, opts instance.Options) (instance.Instance, error) {
 		so := snp.SimulatorOptions{Debug: opts.DebugEnclave}
-		if s := os.Getenv(EnvLaunchDigest); s != "" {
-			d, err := hex.DecodeString(s)
-			if err != nil || len(d) != len(so.LaunchDigest) {
-				return nil, fmt.Errorf("%s=%q is not %d bytes in hex", EnvLaunchDigest, s, len(so.LaunchDigest))
-			}
-			copy(so.LaunchDigest[:], d)
+		if err := envhex.Read(EnvLaunchDigest, so.LaunchDigest[:]); err != nil {
+			return nil, err
 		}
 		sim, err := snp.NewSimulator(so)
 		if err != nil {

@@ -19,12 +19,10 @@ package sgxecdsasim
 
 import (
 	"context"
-	"encoding/hex"
-	"fmt"
-	"os"
 
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
+	"github.com/inclavare/inclavare/internal/envhex"
 	"github.com/inclavare/inclavare/tee/intel"
 	"github.com/inclavare/inclavare/tee/intel/simulated"
 )
@@ -42,12 +40,8 @@ var Registration = &registry.Registration{
 	Descriptor: descriptor,
 	New: func(_ context.Context, opts instance.Options) (instance.Instance, error) {
 		so := simulated.Options{Debug: opts.DebugEnclave}
-		if s := os.Getenv(EnvMREnclave); s != "" {
-			d, err := hex.DecodeString(s)
-			if err != nil || len(d) != len(so.MREnclave) {
-				return nil, fmt.Errorf("%s=%q is not %d bytes in hex", EnvMREnclave, s, len(so.MREnclave))
-			}
-			copy(so.MREnclave[:], d)
+		if err := envhex.Read(EnvMREnclave, so.MREnclave[:]); err != nil {
+			return nil, err
 		}
 		return simulated.NewAttester(descriptor, so)
 	},
