@@ -205,6 +205,8 @@ func Evidence(ctx context.Context, input []byte, opts Options) (*Result, error) 
 		res.Appraisal = DefaultAppraisal(res.Type, res.Claims, now)
 	}
 	if !res.ReportDataChecked {
+		// Nothing binds this evidence to anything: at best a warning.
+		res.Appraisal.Status = res.Appraisal.Status.Worse(ear.Warning)
 		res.Appraisal.Reasons = append(res.Appraisal.Reasons, "report data not checked: a raw quote or report carries no expected report data (give --report-data)")
 	}
 	if validation != nil {

@@ -61,8 +61,13 @@ func TestBinary(t *testing.T) {
 			stdout: "SWHardeningNeeded"},
 		"sgx dcap-qvl": {args: []string{"--evidence", filepath.Join(vec, "sgx/dcapqvl_sgx_quote.bin"), "--collateral", filepath.Join(vec, "sgx/dcapqvl_sgx_quote_collateral.json"), "--at", "2025-06-20T00:00:00Z", "--json"},
 			stdout: "ConfigurationAndSWHardeningNeeded", wantStatus: ear.Warning},
-		"tdx affirming": {args: []string{"--evidence", tdxQuote, "--collateral", tdxColl, "--at", "1725263032", "--json"},
+		// The quote's report data, known to the caller: affirming.
+		"tdx affirming": {args: []string{"--evidence", tdxQuote, "--collateral", tdxColl, "--at", "1725263032", "--json",
+			"--report-data", "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"},
 			wantStatus: ear.Affirming, stdout: `"tcb_status":"UpToDate"`},
+		// Without it nothing binds the quote: at best a warning.
+		"tdx unbound": {args: []string{"--evidence", tdxQuote, "--collateral", tdxColl, "--at", "1725263032", "--json"},
+			wantStatus: ear.Warning, stdout: `"tcb_status":"UpToDate"`},
 		"tdx tampered": {args: []string{"--evidence", write("tampered.bin", tampered), "--collateral", tdxColl, "--at", "1725263032"},
 			code: 2, stderr: "verification failed"},
 		"tdx refused by policy": {args: []string{"--evidence", tdxQuote, "--collateral", tdxColl, "--at", "1725263032", "--policy", refuse},
