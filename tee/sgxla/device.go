@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/inclavare/inclavare/framework/instance"
 )
@@ -48,8 +49,14 @@ func probeDir(ctx context.Context, dir string) error {
 	return nil
 }
 
-// Device produces reports through Gramine's attestation pseudo-files.
-type Device struct{ dir string }
+// Device produces reports through Gramine's attestation pseudo-files. It
+// is safe for concurrent use: the write-then-read exchange on the shared
+// pseudo-files is serialised, so one caller cannot read a report over
+// another's report data.
+type Device struct {
+	dir string
+	mu  sync.Mutex
+}
 
 // OpenDevice returns the device, failing where [Probe] does.
 func OpenDevice(ctx context.Context) (*Device, error) { return OpenDeviceAt(ctx, AttestationDir) }
@@ -70,6 +77,8 @@ func (d *Device) Report(ctx context.Context, reportData []byte) ([]byte, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	ti, err := os.ReadFile(filepath.Join(d.dir, fileMyTargetInfo))
 	if err != nil {
 		return nil, fmt.Errorf("sgx_la: reading TARGETINFO: %w", err)
