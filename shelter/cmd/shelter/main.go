@@ -1,4 +1,5 @@
-// Command shelter checks attestation evidence offline.
+// Command shelter is the tenant's side of Inclavare: it checks attestation
+// evidence and attests confidential workloads from outside the cloud.
 //
 //	shelter verify --evidence FILE [--type sgx_ecdsa|tdx_ecdsa|sev_snp|auto]
 //	               [--collateral FILE] [--policy FILE] [--at RFC3339]
@@ -14,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
 // Exit codes.
@@ -33,13 +36,48 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-const usage = `usage: shelter verify --evidence FILE [flags]
+// command is one subcommand of shelter.
+type command struct {
+	// summary is the one-line description printed in the usage.
+	summary string
+	// run runs the subcommand with its own arguments.
+	run func(args []string, stdout, stderr io.Writer) error
+}
 
-Commands:
-  verify   verify a quote, report or evidence-carrying certificate
+// commands maps each subcommand's name to its implementation. Each
+// subcommand lives in its own file and adds itself in an init function.
+var commands = map[string]command{}
 
-Run "shelter verify -h" for the flags.
-`
+// register adds a subcommand; it panics on a duplicate name.
+func register(name string, c command) {
+	if _, dup := commands[name]; dup {
+		panic("shelter: command registered twice: " + name)
+	}
+	commands[name] = c
+}
+
+func init() {
+	register("verify", command{
+		summary: "verify a quote, report or evidence-carrying certificate",
+		run:     verifyCommand,
+	})
+}
+
+// usage is the top-level help text.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: shelter COMMAND [flags]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].summary)
+	}
+	b.WriteString("\nRun \"shelter COMMAND -h\" for a command's flags.\n")
+	return b.String()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -48,20 +86,20 @@ func main() {
 // run runs the command line args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return exitUsage
 	}
-	var err error
 	switch args[0] {
-	case "verify":
-		err = verifyCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return exitOK
-	default:
-		fmt.Fprintf(stderr, "shelter: unknown command %q\n%s", args[0], usage)
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "shelter: unknown command %q\n%s", args[0], usage())
 		return exitUsage
 	}
+	err := c.run(args[1:], stdout, stderr)
 	if err == nil {
 		return exitOK
 	}
