@@ -1,0 +1,64 @@
+// Package api is the protocol between shelter and inclavared on the
+// attested channel, after the Rats-TLS handshake.
+//
+// The channel carries the workload's own bytes, forwarded both ways, with
+// one exception: when the first bytes shelter sends are exactly
+// [GetEnclaveInfoLine], inclavared consumes them and answers with one line
+// of JSON, an [EnclaveInfo] (or an [EnclaveInfo] whose MsgType is
+// [MsgError]), before it forwards anything. Everything after that line, and
+// everything on a channel that does not start with it, is the workload's.
+//
+// EnclaveInfo carries the workload's leaf certificate as inclavared
+// received it, so shelter re-verifies the workload's evidence itself and
+// does not have to take inclavared's word for it.
+package api
+
+// Message types.
+const (
+	// TypeGetEnclaveInfo asks inclavared for the workload's identity.
+	TypeGetEnclaveInfo = "GETENCLAVEINFO"
+	// MsgEnclaveInfo answers TypeGetEnclaveInfo.
+	MsgEnclaveInfo = "ENCLAVEINFO"
+	// MsgError answers TypeGetEnclaveInfo when there is no verified
+	// workload to describe; Error says why.
+	MsgError = "ERROR"
+	// Version is the version of EnclaveInfo.
+	Version = 1
+)
+
+// GetEnclaveInfoLine is the exact request, a JSON object and a newline.
+const GetEnclaveInfoLine = `{"type":"GETENCLAVEINFO"}` + "\n"
+
+// Request is a request from shelter.
+type Request struct {
+	// Type is TypeGetEnclaveInfo.
+	Type string `json:"type"`
+}
+
+// EnclaveInfo is the verified identity of the workload behind inclavared.
+type EnclaveInfo struct {
+	// ID identifies the workload: its evidence type and primary launch
+	// measurement, "sev_snp:<hex>" for example.
+	ID string `json:"id"`
+	// MsgType is MsgEnclaveInfo, or MsgError.
+	MsgType string `json:"msgtype"`
+	// Version is [Version].
+	Version int `json:"version"`
+	// EvidenceType is the type of the workload's evidence.
+	EvidenceType string `json:"evidence_type,omitempty"`
+	// Freshness is the freshness mode of inclavared's channel to the
+	// workload (none, nonce or exporter).
+	Freshness string `json:"freshness,omitempty"`
+	// Verifier names the verifier inclavared used.
+	Verifier string `json:"verifier,omitempty"`
+	// Measurements are the launch measurements of the workload's TEE
+	// (claim name to hex), as in appraisal/reference.
+	Measurements map[string]string `json:"measurements,omitempty"`
+	// Claims are all the claims inclavared's verifier produced.
+	Claims map[string]any `json:"claims,omitempty"`
+	// Certificate is the workload's DER leaf certificate, which carries
+	// its evidence (base64 in JSON).
+	Certificate []byte `json:"certificate,omitempty"`
+	// Error says why there is no identity (MsgType MsgError).
+	Error string `json:"error,omitempty"`
+}
