@@ -24,7 +24,7 @@ import (
 	_ "github.com/inclavare/inclavare/framework/builtins"
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/ratstls"
-	"github.com/inclavare/inclavare/samples/internal/cli"
+	"github.com/inclavare/inclavare/internal/cli"
 )
 
 const prog = "rats-tls-client"

@@ -1,6 +1,7 @@
-// Package cli holds what the rats-tls-server and rats-tls-client samples
-// share: the C samples' flags, logging, the instance catalogue (built-ins
-// and subprocess plugins) and the --list-instances listing.
+// Package cli holds what every Rats-TLS command shares (the samples,
+// inclavared, shelter): the C samples' flags, logging, the instance
+// catalogue (built-ins and subprocess plugins), the ratstls.Config they
+// make, and the --list-instances listing.
 package cli
 
 import (

@@ -13,7 +13,7 @@ import (
 
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
-	"github.com/inclavare/inclavare/samples/internal/cli"
+	"github.com/inclavare/inclavare/internal/cli"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
