@@ -88,3 +88,24 @@ func reportCPU(b *testing.B, start time.Duration, n int) {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
+// BenchmarkParseCollateral measures the JSON reading of the signed TCB info
+// and QE identity, which every cold verification pays.
+func BenchmarkParseCollateral(b *testing.B) {
+	c := oasisSGX.coll(b)
+	b.Run("tcbinfo", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := intel.ParseTCBInfo(c.TCBInfo); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("qeidentity", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := intel.ParseQEIdentity(c.QEIdentity); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -270,25 +271,64 @@ func (x *PCKExtensions) FMSPCHex() string { return strings.ToUpper(hex.EncodeToS
 // CERTIFICATE blocks and white space (C strings may end in NUL bytes).
 func pemCerts(what string, b []byte) ([][]byte, error) {
 	var out [][]byte
-	rest := bytes.TrimRight(b, "\x00")
-	for {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
+	rest := bytes.TrimSpace(bytes.TrimRight(b, "\x00"))
+	for len(rest) > 0 {
+		der, next, ok := certBlock(rest)
+		if !ok {
+			// Not the plain layout: let encoding/pem say what it is.
+			var blk *pem.Block
+			if blk, next = pem.Decode(rest); blk == nil {
+				return nil, fmt.Errorf("the %s has %d bytes that are not PEM certificates", what, len(rest))
+			}
+			if blk.Type != "CERTIFICATE" {
+				return nil, fmt.Errorf("the %s holds a PEM block of type %q, want CERTIFICATE", what, blk.Type)
+			}
+			der = blk.Bytes
 		}
-		if blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("the %s holds a PEM block of type %q, want CERTIFICATE", what, blk.Type)
-		}
-		out = append(out, blk.Bytes)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("the %s has %d bytes that are not PEM certificates", what, len(bytes.TrimSpace(rest)))
+		out = append(out, der)
+		rest = bytes.TrimSpace(next)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("the %s holds no PEM certificate", what)
 	}
 	return out, nil
+}
+
+const (
+	pemBegin = "-----BEGIN CERTIFICATE-----"
+	pemEnd   = "-----END CERTIFICATE-----"
+)
+
+// certBlock decodes the CERTIFICATE block at the start of b in the layout
+// Intel's PCK chains and collateral use (no headers, base64 in lines) and
+// returns the DER and what follows the block. It exists because
+// encoding/pem, which handles headers and searches for the end line from
+// the back of the input, costs as much per quote as parsing the three
+// certificates; anything it does not recognise (ok false) goes to
+// encoding/pem.
+func certBlock(b []byte) (der, rest []byte, ok bool) {
+	body, found := bytes.CutPrefix(b, []byte(pemBegin))
+	if !found {
+		return nil, nil, false
+	}
+	end := bytes.Index(body, []byte(pemEnd))
+	if end < 0 || bytes.IndexByte(body[:end], ':') >= 0 {
+		return nil, nil, false
+	}
+	enc := make([]byte, 0, end)
+	for _, c := range body[:end] {
+		switch c {
+		case '\n', '\r', ' ', '\t':
+		default:
+			enc = append(enc, c)
+		}
+	}
+	der = make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(der, enc)
+	if err != nil {
+		return nil, nil, false
+	}
+	return der[:n], body[end+len(pemEnd):], true
 }
 
 // chainOf parses a PEM chain of want certificates: an end entity, an
