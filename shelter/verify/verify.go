@@ -300,6 +300,11 @@ func fromCertificate(b []byte) (*dice.Found, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: parsing the certificate: %w", ErrVerification, err)
 		}
+		// A Rats-TLS certificate is self-signed by the key its evidence
+		// binds: the signature shows the extension is the key holder's.
+		if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+			return nil, fmt.Errorf("%w: the certificate is not signed by its own key: %w", ErrVerification, err)
+		}
 		found, err := dice.Find(cert, 0)
 		if err != nil {
 			return nil, fmt.Errorf("%w: the certificate's evidence: %w", ErrVerification, err)

@@ -1,0 +1,105 @@
+package verify
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/inclavare/inclavare/appraisal/ear"
+	_ "github.com/inclavare/inclavare/framework/builtins"
+	"github.com/inclavare/inclavare/framework/ratstls"
+)
+
+// peerCertificate runs a Rats-TLS handshake with a server attesting with
+// attester and returns the server's leaf certificate as PEM: a certificate
+// carrying evidence exactly as a peer presents it.
+func peerCertificate(t *testing.T, attester string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	srv := &ratstls.Config{Attester: attester, Freshness: ratstls.FreshnessNone}
+	t.Cleanup(func() { srv.Close() })
+	l, err := ratstls.Listen(ctx, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, c)
+	}()
+	cli := &ratstls.Config{AllowSimulated: true, Freshness: ratstls.FreshnessNone}
+	t.Cleanup(func() { cli.Close() })
+	c, err := ratstls.Dial(ctx, "tcp", l.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Peer().Certificate.Raw})
+}
+
+// A certificate carrying evidence verifies, and its report data is checked
+// against the certificate's key without --report-data.
+func TestCertificateCarryingEvidence(t *testing.T) {
+	for _, c := range []struct{ attester, evType string }{
+		{"sev_snp_sim", TypeSNP},
+		{"sgx_ecdsa_sim", TypeSGX},
+		{"tdx_ecdsa_sim", TypeTDX},
+	} {
+		t.Run(c.attester, func(t *testing.T) {
+			cert := peerCertificate(t, c.attester)
+			if _, err := Evidence(context.Background(), cert, Options{}); err == nil {
+				t.Fatal("simulated evidence accepted without AllowSimulated")
+			}
+			res, err := Evidence(context.Background(), cert, Options{AllowSimulated: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.FromCertificate || res.Type != c.evType || !res.ReportDataChecked || res.ReportDataSource != "certificate" {
+				t.Fatalf("certificate %v, type %s, report data checked %v from %q", res.FromCertificate, res.Type, res.ReportDataChecked, res.ReportDataSource)
+			}
+			// Simulated: a warning, never affirming.
+			if res.Appraisal.Status != ear.Warning {
+				t.Fatalf("status %s, reasons %v", res.Appraisal.Status, res.Appraisal.Reasons)
+			}
+			// Evidence of the certificate against another expected value.
+			res, err = Evidence(context.Background(), cert, Options{AllowSimulated: true, ReportData: []byte("other")})
+			if err != nil || res.Appraisal.Status != ear.Contraindicated {
+				t.Fatalf("other report data: %v, %+v", err, res)
+			}
+			// The type asked for must be the certificate's.
+			other := TypeSNP
+			if c.evType == TypeSNP {
+				other = TypeSGX
+			}
+			if _, err := Evidence(context.Background(), cert, Options{AllowSimulated: true, Type: other}); !errors.Is(err, ErrVerification) {
+				t.Fatalf("type %s: %v", other, err)
+			}
+		})
+	}
+}
+
+// A certificate whose signature or evidence was changed is refused.
+func TestCertificateTampered(t *testing.T) {
+	blk, _ := pem.Decode(peerCertificate(t, "sev_snp_sim"))
+	der := blk.Bytes
+	for name, i := range map[string]int{
+		"signature":       len(der) - 2,
+		"evidence (body)": len(der) / 2,
+	} {
+		bad := append([]byte(nil), der...)
+		bad[i] ^= 0x01
+		in := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: bad})
+		res, err := Evidence(context.Background(), in, Options{AllowSimulated: true})
+		if err == nil && res.Appraisal.Status != ear.Contraindicated {
+			t.Errorf("%s changed: accepted (%s)", name, res.Appraisal.Status)
+		} else if err != nil && !errors.Is(err, ErrVerification) {
+			t.Errorf("%s changed: %v, want ErrVerification", name, err)
+		}
+	}
+}
