@@ -10,6 +10,8 @@ import (
 	"github.com/inclavare/inclavare/appraisal/ear"
 	_ "github.com/inclavare/inclavare/framework/builtins"
 	"github.com/inclavare/inclavare/framework/ratstls"
+	"github.com/inclavare/inclavare/internal/testvectors"
+	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
 
 // peerCertificate runs a Rats-TLS handshake with a server attesting with
@@ -100,6 +102,40 @@ func TestCertificateTampered(t *testing.T) {
 			t.Errorf("%s changed: accepted (%s)", name, res.Appraisal.Status)
 		} else if err != nil && !errors.Is(err, ErrVerification) {
 			t.Errorf("%s changed: %v, want ErrVerification", name, err)
+		}
+	}
+}
+
+func TestSetCollateral(t *testing.T) {
+	var o Options
+	if err := o.SetCollateral(testvectors.Read(t, "sgx/quote_v3_ecdsa_p256_pck_chain_collateral.json")); err != nil || o.Collateral == nil {
+		t.Fatalf("Intel collateral: %v", err)
+	}
+	sim, err := snp.NewSimulator(snp.SimulatorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sim.Certificates()
+	if err := o.SetCollateral(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.VCEK})); err != nil || o.SNPCertificates == nil {
+		t.Fatalf("SEV-SNP certificates: %v", err)
+	}
+	rd := make([]byte, 64)
+	raw, err := sim.Report(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.AllowSimulated, o.ReportData = true, rd
+	if res, err := Evidence(context.Background(), raw, o); err != nil || res.Appraisal.Status != ear.Warning {
+		t.Fatalf("report with its VCEK: %v %+v", err, res)
+	}
+	// The ARK in the VCEK's place: the report's key is not that one.
+	o.SNPCertificates = &snp.Certificates{VCEK: c.ARK}
+	if _, err := Evidence(context.Background(), raw, o); !errors.Is(err, ErrVerification) {
+		t.Fatalf("wrong VCEK: %v", err)
+	}
+	for name, b := range map[string]string{"garbage": "garbage", "bad json": "{", "empty": ""} {
+		if err := (&Options{}).SetCollateral([]byte(b)); !errors.Is(err, ErrUsage) {
+			t.Errorf("%s: %v, want ErrUsage", name, err)
 		}
 	}
 }

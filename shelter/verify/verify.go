@@ -78,6 +78,10 @@ type Options struct {
 	// carries no endorsements (the vectors' JSON layout,
 	// intel.ParseCollateralJSON).
 	Collateral *intel.Collateral
+	// SNPCertificates verify SEV-SNP reports that come without
+	// endorsements (a raw report, or a certificate made without them):
+	// the VCEK or VLEK certificate, as AMD's KDS serves it.
+	SNPCertificates *snp.Certificates
 	// Policy appraises the claims; nil means DefaultAppraisal.
 	Policy *policy.Policy
 	// Now is the verification and appraisal time; zero means time.Now().
@@ -214,6 +218,26 @@ func Evidence(ctx context.Context, input []byte, opts Options) (*Result, error) 
 		res.Appraisal.Reasons = append(res.Appraisal.Reasons, "validation: "+validation.Error())
 	}
 	return res, nil
+}
+
+// SetCollateral reads b, the content of a collateral file, into o: Intel
+// collateral JSON (an object: tcb_info, qe_identity, ...) sets Collateral;
+// AMD certificates (PEM, or one DER certificate) set SNPCertificates.
+func (o *Options) SetCollateral(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		c, err := intel.ParseCollateralJSON(b)
+		if err != nil {
+			return fmt.Errorf("%w: Intel collateral: %w", ErrUsage, err)
+		}
+		o.Collateral = c
+		return nil
+	}
+	c, err := snp.ParseCertificates(b)
+	if err != nil {
+		return fmt.Errorf("%w: neither Intel collateral JSON nor AMD SEV certificates: %w", ErrUsage, err)
+	}
+	o.SNPCertificates = &c
+	return nil
 }
 
 // nonRevoked are the TCB statuses validation lets through to the appraisal.
@@ -386,6 +410,9 @@ func verifySNP(ctx context.Context, raw, endorsements []byte, now time.Time, opt
 		return nil, err
 	}
 	var certs snp.Certificates
+	if opts.SNPCertificates != nil {
+		certs = *opts.SNPCertificates
+	}
 	if len(endorsements) > 0 {
 		t, err := snp.DecodeEndorsements(endorsements)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,7 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	snpFile := write("snp.bin", report)
+	vcek := write("vcek.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: sim.Certificates().VCEK}))
 	refuse := write("refuse.yaml", []byte("id: refuse\nevidence:\n  tdx_ecdsa:\n    mrtd: ["+strings.Repeat("00", 48)+"]\n"))
 
 	for name, tc := range map[string]struct {
@@ -74,6 +76,9 @@ func TestBinary(t *testing.T) {
 			code: 3, stdout: "contraindicated", stderr: "mrtd"},
 		"snp simulated": {args: []string{"--evidence", snpFile, "--allow-simulated", "--report-data", strings.Repeat("00", 64)},
 			stdout: "warning"},
+		"snp with its vcek": {args: []string{"--evidence", snpFile, "--collateral", vcek, "--allow-simulated", "--report-data", strings.Repeat("00", 64), "--json"},
+			wantStatus: ear.Warning},
+		"snp bad collateral": {args: []string{"--evidence", snpFile, "--collateral", snpFile, "--allow-simulated"}, code: 1, stderr: "neither Intel collateral JSON nor AMD SEV certificates"},
 		"snp not allowed":  {args: []string{"--evidence", snpFile}, code: 2, stderr: "--allow-simulated"},
 		"wrong type":       {args: []string{"--evidence", snpFile, "--type", "tdx_ecdsa"}, code: 2, stderr: "not tdx_ecdsa"},
 		"no evidence flag": {args: nil, code: 1, stderr: "--evidence"},

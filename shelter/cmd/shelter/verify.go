@@ -15,7 +15,6 @@ import (
 
 	"github.com/inclavare/inclavare/appraisal/policy"
 	"github.com/inclavare/inclavare/shelter/verify"
-	"github.com/inclavare/inclavare/tee/intel"
 )
 
 // verifyCommand is "shelter verify": it parses the flags, calls
@@ -25,7 +24,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	evidence := fs.String("evidence", "", "`FILE`: a raw quote or report, or a PEM certificate carrying evidence")
 	typ := fs.String("type", verify.TypeAuto, "evidence type: sgx_ecdsa, tdx_ecdsa, sev_snp or auto")
-	collateral := fs.String("collateral", "", "`FILE`: Intel collateral JSON (tcb_info, qe_identity, ...), for quotes without endorsements")
+	collateral := fs.String("collateral", "", "`FILE`: for evidence without endorsements: Intel collateral JSON (tcb_info, qe_identity, ...), or the SEV-SNP VCEK/VLEK certificate (PEM or DER, from AMD's KDS)")
 	policyFile := fs.String("policy", "", "`FILE`: an appraisal policy (YAML); without it, the default appraisal")
 	at := fs.String("at", "", "verification `TIME`: RFC 3339, or Unix seconds (default now)")
 	allowSim := fs.Bool("allow-simulated", false, "trust the simulated Intel and SEV-SNP roots (test only)")
@@ -63,7 +62,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--collateral: %w", err)
 		}
-		if opts.Collateral, err = intel.ParseCollateralJSON(b); err != nil {
+		if err := opts.SetCollateral(b); err != nil {
 			return fmt.Errorf("--collateral %s: %w", *collateral, err)
 		}
 	}
