@@ -88,6 +88,7 @@ func reportCPU(b *testing.B, start time.Duration, n int) {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
+
 // BenchmarkParseCollateral measures the JSON reading of the signed TCB info
 // and QE identity, which every cold verification pays.
 func BenchmarkParseCollateral(b *testing.B) {

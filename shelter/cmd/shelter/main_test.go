@@ -79,11 +79,11 @@ func TestBinary(t *testing.T) {
 		"snp with its vcek": {args: []string{"--evidence", snpFile, "--collateral", vcek, "--allow-simulated", "--report-data", strings.Repeat("00", 64), "--json"},
 			wantStatus: ear.Warning},
 		"snp bad collateral": {args: []string{"--evidence", snpFile, "--collateral", snpFile, "--allow-simulated"}, code: 1, stderr: "neither Intel collateral JSON nor AMD SEV certificates"},
-		"snp not allowed":  {args: []string{"--evidence", snpFile}, code: 2, stderr: "--allow-simulated"},
-		"wrong type":       {args: []string{"--evidence", snpFile, "--type", "tdx_ecdsa"}, code: 2, stderr: "not tdx_ecdsa"},
-		"no evidence flag": {args: nil, code: 1, stderr: "--evidence"},
-		"missing file":     {args: []string{"--evidence", filepath.Join(dir, "nope")}, code: 1, stderr: "no such file"},
-		"bad time":         {args: []string{"--evidence", sgxQuote, "--at", "yesterday"}, code: 1, stderr: "--at"},
+		"snp not allowed":    {args: []string{"--evidence", snpFile}, code: 2, stderr: "--allow-simulated"},
+		"wrong type":         {args: []string{"--evidence", snpFile, "--type", "tdx_ecdsa"}, code: 2, stderr: "not tdx_ecdsa"},
+		"no evidence flag":   {args: nil, code: 1, stderr: "--evidence"},
+		"missing file":       {args: []string{"--evidence", filepath.Join(dir, "nope")}, code: 1, stderr: "no such file"},
+		"bad time":           {args: []string{"--evidence", sgxQuote, "--at", "yesterday"}, code: 1, stderr: "--at"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"verify"}, tc.args...)...)
