@@ -33,6 +33,10 @@ var ErrNoTrustRoot = errors.New(ReasonNoRoot)
 const (
 	// HeaderSize is how many leading bytes [ParseReport] reads.
 	HeaderSize = 32 + 16 + 16 + 64 + 16 + 32 + 4*4
+	// ReportSize is the size of a whole report: the header, the SM2
+	// signature, the PEK certificate, the chip ID, reserved bytes, the
+	// HMAC and padding to a page.
+	ReportSize = HeaderSize + 2*72 + 2084 + 64 + 32 + 32 + 1548
 )
 
 // Report holds the leading fields of a CSV attestation report, as received:

@@ -52,3 +52,10 @@ func TestProbes(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// The C Rats-TLS csv_attestation_report is padded to one page.
+func TestReportSizeIsAPage(t *testing.T) {
+	if ReportSize != 4096 || HeaderSize != 192 {
+		t.Fatalf("ReportSize %d, HeaderSize %d: want 4096 and 192", ReportSize, HeaderSize)
+	}
+}

@@ -16,6 +16,14 @@
 // any of them. Everything after anonce (the SM2 signature, the PEK
 // certificate, the chip ID, the HMAC) is left unparsed.
 //
+// The layout was checked field by field against csv_attestation_report in
+// the C Rats-TLS header (src/include/rats-tls/csv.h): a report is one page,
+// [ReportSize] bytes: the 192 bytes of fields read here, the SM2 signature
+// (r and s, 72 bytes each), the PEK certificate (2084), the chip ID (64),
+// 32 reserved bytes, the HMAC (32) and 1548 bytes of padding. The C
+// attester's evidence appends the HSK and CEK certificates (832 + 2084
+// bytes) and their length as a 32-bit integer.
+//
 // # What is missing
 //
 // Verifying a CSV report needs, and this package does not have:
