@@ -1,0 +1,185 @@
+// Package enclave is rune's enclave configuration: what a bundle asks for
+// (annotations, overridden by the process environment), its validation with
+// clear errors, and the rewrite of the OCI spec at `rune create` that makes
+// the container start its workload inside the enclave runtime.
+//
+// A PAL enclave (intelSgx, simulated) runs the runelet as the container's
+// init: the dynamic loader, the runelet, the PAL and every library they need
+// are bind-mounted read-only from the host under /dev/.rune, and the loader
+// is called explicitly, so the container's root filesystem needs no libc and
+// may be read-only. A wasm enclave runs the static runelet-wasm instead.
+package enclave
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Type is the kind of enclave a container runs in.
+type Type string
+
+// The enclave types rune knows.
+const (
+	// TypeIntelSGX is a PAL enclave runtime on Intel SGX hardware.
+	TypeIntelSGX Type = "intelSgx"
+	// TypeSimulated is a PAL enclave runtime without hardware (for example
+	// the skeleton PAL, where the enclave is a process).
+	TypeSimulated Type = "simulated"
+	// TypeWasm is the built-in WebAssembly runtime (runelet-wasm).
+	TypeWasm Type = "wasm"
+)
+
+// Types lists the known enclave types.
+var Types = []Type{TypeIntelSGX, TypeSimulated, TypeWasm}
+
+// UsesPAL reports whether t is launched through a PAL shared object.
+func (t Type) UsesPAL() bool { return t == TypeIntelSGX || t == TypeSimulated }
+
+// Annotations of the OCI configuration that select and configure the enclave.
+const (
+	AnnotationType        = "enclave.type"
+	AnnotationRuntimePath = "enclave.runtime.path"
+	AnnotationRuntimeArgs = "enclave.runtime.args"
+	AnnotationLogLevel    = "enclave.runtime.loglevel"
+	// AnnotationLibs names extra host libraries (absolute paths separated
+	// by ':') that the PAL dlopens itself, so that they are mounted too.
+	AnnotationLibs = "enclave.runtime.libs"
+)
+
+// Environment variables of the container process that override the
+// annotations; rune removes them from the workload's environment.
+const (
+	EnvType        = "ENCLAVE_TYPE"
+	EnvRuntimePath = "ENCLAVE_RUNTIME_PATH"
+	EnvRuntimeArgs = "ENCLAVE_RUNTIME_ARGS"
+	EnvLogLevel    = "ENCLAVE_RUNTIME_LOGLEVEL"
+	EnvLibs        = "ENCLAVE_RUNTIME_LIBS"
+)
+
+// LogLevels are the accepted values of enclave.runtime.loglevel.
+var LogLevels = []string{"trace", "debug", "info", "warning", "error", "fatal", "panic", "off"}
+
+// DefaultLogLevel is the PAL log level when none is given.
+const DefaultLogLevel = "info"
+
+// Config is a container's enclave configuration.
+type Config struct {
+	// Type is the enclave type.
+	Type Type
+	// RuntimePath is the host path of the PAL shared object (PAL types only).
+	RuntimePath string
+	// RuntimeArgs is passed to pal_init as its args string.
+	RuntimeArgs string
+	// LogLevel is passed to pal_init as its log level.
+	LogLevel string
+	// Libs are extra host libraries the PAL loads itself.
+	Libs []string
+}
+
+var settings = []struct{ annotation, env string }{
+	{AnnotationType, EnvType},
+	{AnnotationRuntimePath, EnvRuntimePath},
+	{AnnotationRuntimeArgs, EnvRuntimeArgs},
+	{AnnotationLogLevel, EnvLogLevel},
+	{AnnotationLibs, EnvLibs},
+}
+
+// FromSpec reads the enclave configuration of spec: each annotation,
+// overridden by the process environment variable of the same meaning. It
+// removes those variables from spec.Process.Env, so the workload never sees
+// them. It returns nil and no error when spec asks for no enclave.
+func FromSpec(spec *specs.Spec) (*Config, error) {
+	if spec == nil {
+		return nil, errors.New("enclave configuration: the OCI spec is empty")
+	}
+	values := map[string]string{}
+	for _, s := range settings {
+		if v, ok := spec.Annotations[s.annotation]; ok {
+			values[s.annotation] = v
+		}
+	}
+	if spec.Process != nil {
+		kept := spec.Process.Env[:0:0]
+		for _, kv := range spec.Process.Env {
+			name, value, _ := strings.Cut(kv, "=")
+			i := slices.IndexFunc(settings, func(s struct{ annotation, env string }) bool { return s.env == name })
+			if i < 0 {
+				kept = append(kept, kv)
+				continue
+			}
+			values[settings[i].annotation] = value
+		}
+		spec.Process.Env = kept
+	}
+	if len(values) == 0 {
+		return nil, nil
+	}
+	c := &Config{
+		Type:        Type(values[AnnotationType]),
+		RuntimePath: values[AnnotationRuntimePath],
+		RuntimeArgs: values[AnnotationRuntimeArgs],
+		LogLevel:    values[AnnotationLogLevel],
+	}
+	if c.Type == "" {
+		return nil, fmt.Errorf("enclave configuration without a type: set annotation %s (or %s) to one of %s", AnnotationType, EnvType, typeList())
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = DefaultLogLevel
+	}
+	for _, l := range strings.Split(values[AnnotationLibs], ":") {
+		if l != "" {
+			c.Libs = append(c.Libs, l)
+		}
+	}
+	return c, nil
+}
+
+func typeList() string {
+	s := make([]string, len(Types))
+	for i, t := range Types {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// check validates what needs no file access: the type, the log level and
+// which settings the type allows.
+func (c *Config) check() error {
+	if !slices.Contains(Types, c.Type) {
+		return fmt.Errorf("unknown enclave type %q in %s: use one of %s", c.Type, AnnotationType, typeList())
+	}
+	if !slices.Contains(LogLevels, c.LogLevel) {
+		return fmt.Errorf("bad enclave log level %q in %s: use one of %s", c.LogLevel, AnnotationLogLevel, strings.Join(LogLevels, ", "))
+	}
+	if c.Type == TypeWasm {
+		switch {
+		case c.RuntimePath != "":
+			return fmt.Errorf("%s is not used with enclave type wasm (the wasm runtime is built into rune): remove it", AnnotationRuntimePath)
+		case c.RuntimeArgs != "":
+			return fmt.Errorf("%s is not used with enclave type wasm: remove it", AnnotationRuntimeArgs)
+		case len(c.Libs) != 0:
+			return fmt.Errorf("%s is not used with enclave type wasm: remove it", AnnotationLibs)
+		}
+		return nil
+	}
+	if c.RuntimePath == "" {
+		return fmt.Errorf("enclave type %s needs the PAL: set %s (or %s) to the host path of the enclave runtime's shared object", c.Type, AnnotationRuntimePath, EnvRuntimePath)
+	}
+	if !filepath.IsAbs(c.RuntimePath) {
+		return fmt.Errorf("%s %q is not an absolute path: give the PAL's absolute host path", AnnotationRuntimePath, c.RuntimePath)
+	}
+	for _, l := range c.Libs {
+		if !filepath.IsAbs(l) {
+			return fmt.Errorf("%s entry %q is not an absolute path: give absolute host paths separated by ':'", AnnotationLibs, l)
+		}
+	}
+	if strings.ContainsRune(c.RuntimeArgs, 0) {
+		return fmt.Errorf("%s contains a NUL byte", AnnotationRuntimeArgs)
+	}
+	return nil
+}
