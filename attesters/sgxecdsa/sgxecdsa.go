@@ -12,14 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sync"
 
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
+	"github.com/inclavare/inclavare/tee/attestfs"
 	"github.com/inclavare/inclavare/tee/intel"
 )
 
@@ -27,14 +24,8 @@ import (
 const Name = "sgx_ecdsa"
 
 // AttestationDir is the directory of the enclave runtime's attestation
-// pseudo-files.
-var AttestationDir = "/dev/attestation"
-
-// The pseudo-files, in AttestationDir.
-const (
-	UserReportDataFile = "user_report_data"
-	QuoteFile          = "quote"
-)
+// pseudo-files (a variable for tests).
+var AttestationDir = attestfs.DefaultDir
 
 // Registration describes the SGX ECDSA attester. It is usable only inside
 // an SGX enclave runtime: its probe says what is missing elsewhere.
@@ -42,13 +33,14 @@ var Registration = &registry.Registration{
 	Descriptor: descriptor,
 	Probe:      Probe,
 	New: func(ctx context.Context, opts instance.Options) (instance.Instance, error) {
-		if err := Probe(ctx); err != nil {
+		dir, err := open(ctx)
+		if err != nil {
 			return nil, err
 		}
 		if opts.DebugEnclave {
 			slog.Default().Info("sgx_ecdsa: the enclave's DEBUG attribute is set when it is signed and launched; --debug-enclave does not change it")
 		}
-		return &attester{dir: AttestationDir}, nil
+		return &attester{dir: dir}, nil
 	},
 }
 
@@ -60,27 +52,23 @@ func init() { registry.Register(Registration) }
 // gives quotes. When it does not, the error wraps instance.ErrUnavailable
 // and says what is missing.
 func Probe(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("probing for SGX: %w", err)
+	_, err := open(ctx)
+	return err
+}
+
+func open(ctx context.Context) (*attestfs.Dir, error) {
+	d, err := attestfs.Open(ctx, AttestationDir, attestfs.UserReportData, attestfs.Quote)
+	if errors.Is(err, attestfs.ErrMissing) {
+		return nil, fmt.Errorf("%w: not in an SGX enclave runtime with DCAP attestation (Gramine, Occlum): %w", instance.ErrUnavailable, err)
 	}
-	for _, f := range []string{UserReportDataFile, QuoteFile} {
-		p := filepath.Join(AttestationDir, f)
-		if _, err := os.Stat(p); err != nil {
-			why := err.Error()
-			if errors.Is(err, fs.ErrNotExist) {
-				why = "does not exist"
-			}
-			return fmt.Errorf("%w: not in an SGX enclave runtime with DCAP attestation (Gramine, Occlum): %s %s", instance.ErrUnavailable, p, why)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("probing for SGX: %w", err)
 	}
-	return nil
+	return d, nil
 }
 
 type attester struct {
-	dir string
-	// mu serialises the write of the report data and the read of the
-	// quote: the pseudo-files hold one request at a time.
-	mu sync.Mutex
+	dir *attestfs.Dir
 }
 
 // Descriptor says what the instance is.
@@ -91,22 +79,9 @@ func (*attester) Close() error { return nil }
 
 // Collect writes reportData (zero-padded to 64 bytes) and reads the quote.
 func (a *attester) Collect(ctx context.Context, reportData []byte) (instance.Evidence, error) {
-	if err := ctx.Err(); err != nil {
-		return instance.Evidence{}, err
-	}
-	if len(reportData) > 64 {
-		return instance.Evidence{}, fmt.Errorf("sgx_ecdsa: report data is %d bytes, at most 64", len(reportData))
-	}
-	var rd [64]byte
-	copy(rd[:], reportData)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := os.WriteFile(filepath.Join(a.dir, UserReportDataFile), rd[:], 0); err != nil {
-		return instance.Evidence{}, fmt.Errorf("sgx_ecdsa: writing the report data: %w", err)
-	}
-	q, err := os.ReadFile(filepath.Join(a.dir, QuoteFile))
+	q, err := a.dir.Quote(ctx, reportData)
 	if err != nil {
-		return instance.Evidence{}, fmt.Errorf("sgx_ecdsa: reading the quote: %w", err)
+		return instance.Evidence{}, fmt.Errorf("sgx_ecdsa: %w", err)
 	}
 	// The quote buffer may be padded: send the quote's own bytes.
 	pq, err := intel.ParseQuoteWith(q, intel.ParseOptions{AllowTrailing: true})

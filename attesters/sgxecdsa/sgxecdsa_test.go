@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/inclavare/inclavare/framework/instance"
+	"github.com/inclavare/inclavare/tee/attestfs"
 	"github.com/inclavare/inclavare/tee/intel"
 	"github.com/inclavare/inclavare/tee/intel/simulated"
 )
@@ -55,10 +56,10 @@ func TestCollect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, QuoteFile), append(bytes.Clone(q), make([]byte, 100)...), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, attestfs.Quote), append(bytes.Clone(q), make([]byte, 100)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, UserReportDataFile), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, attestfs.UserReportData), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	inst, err := Registration.New(context.Background(), instance.Options{})
@@ -73,7 +74,7 @@ func TestCollect(t *testing.T) {
 	if ev.Type != intel.EvidenceTypeSGX || !bytes.Equal(ev.Data, q) {
 		t.Errorf("evidence %q of %d bytes, want the %d-byte quote", ev.Type, len(ev.Data), len(q))
 	}
-	got, err := os.ReadFile(filepath.Join(dir, UserReportDataFile))
+	got, err := os.ReadFile(filepath.Join(dir, attestfs.UserReportData))
 	if err != nil || !bytes.Equal(got, rd) {
 		t.Errorf("user_report_data %x, %v; want %x", got, err, rd)
 	}
@@ -83,7 +84,7 @@ func TestCollect(t *testing.T) {
 	if _, err := a.Collect(context.Background(), make([]byte, 65)); err == nil {
 		t.Error("65 bytes of report data accepted")
 	}
-	if err := os.WriteFile(filepath.Join(dir, QuoteFile), []byte("not a quote"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, attestfs.Quote), []byte("not a quote"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Collect(context.Background(), rd); !errors.Is(err, intel.ErrMalformedQuote) {

@@ -4,25 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sync"
 
 	"github.com/inclavare/inclavare/framework/instance"
+	"github.com/inclavare/inclavare/tee/attestfs"
 )
 
 // AttestationDir is Gramine's attestation pseudo-file directory inside an
 // SGX enclave.
-const AttestationDir = "/dev/attestation"
-
-// The Gramine pseudo-files used.
-const (
-	fileMyTargetInfo   = "my_target_info"
-	fileTargetInfo     = "target_info"
-	fileUserReportData = "user_report_data"
-	fileReport         = "report"
-)
+const AttestationDir = attestfs.DefaultDir
 
 // ReasonNoEnclave is why reports cannot be produced outside an enclave.
 const ReasonNoEnclave = "producing an SGX local report needs " + AttestationDir + "/report (a Gramine SGX enclave) or an SGX enclave runtime calling EREPORT"
@@ -30,32 +19,26 @@ const ReasonNoEnclave = "producing an SGX local report needs " + AttestationDir 
 // Probe tells whether reports can be produced here: only inside a Gramine
 // SGX enclave. When not, the error wraps instance.ErrUnavailable and says
 // what is missing.
-func Probe(ctx context.Context) error { return probeDir(ctx, AttestationDir) }
+func Probe(ctx context.Context) error {
+	_, err := open(ctx, AttestationDir)
+	return err
+}
 
-func probeDir(ctx context.Context, dir string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("probing for SGX local attestation: %w", err)
+func open(ctx context.Context, dir string) (*attestfs.Dir, error) {
+	d, err := attestfs.Open(ctx, dir, attestfs.Report, attestfs.MyTargetInfo, attestfs.TargetInfo, attestfs.UserReportData)
+	if errors.Is(err, attestfs.ErrMissing) {
+		return nil, fmt.Errorf("%w: %s: %w", instance.ErrUnavailable, ReasonNoEnclave, err)
 	}
-	for _, f := range []string{fileReport, fileMyTargetInfo, fileTargetInfo, fileUserReportData} {
-		p := filepath.Join(dir, f)
-		if _, err := os.Stat(p); err != nil {
-			why := err.Error()
-			if errors.Is(err, fs.ErrNotExist) {
-				why = "does not exist"
-			}
-			return fmt.Errorf("%w: %s: %s %s", instance.ErrUnavailable, ReasonNoEnclave, p, why)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("probing for SGX local attestation: %w", err)
 	}
-	return nil
+	return d, nil
 }
 
 // Device produces reports through Gramine's attestation pseudo-files. It
-// is safe for concurrent use: the write-then-read exchange on the shared
-// pseudo-files is serialised, so one caller cannot read a report over
-// another's report data.
+// is safe for concurrent use (see package attestfs).
 type Device struct {
-	dir string
-	mu  sync.Mutex
+	dir *attestfs.Dir
 }
 
 // OpenDevice returns the device, failing where [Probe] does.
@@ -63,10 +46,11 @@ func OpenDevice(ctx context.Context) (*Device, error) { return OpenDeviceAt(ctx,
 
 // OpenDeviceAt is OpenDevice on another directory (for tests).
 func OpenDeviceAt(ctx context.Context, dir string) (*Device, error) {
-	if err := probeDir(ctx, dir); err != nil {
+	d, err := open(ctx, dir)
+	if err != nil {
 		return nil, err
 	}
-	return &Device{dir: dir}, nil
+	return &Device{dir: d}, nil
 }
 
 // Report returns a REPORT over reportData, targeted at this enclave itself.
@@ -74,27 +58,9 @@ func (d *Device) Report(ctx context.Context, reportData []byte) ([]byte, error) 
 	if len(reportData) != instance.ReportDataSize {
 		return nil, fmt.Errorf("sgx_la: report data has %d bytes, want %d", len(reportData), instance.ReportDataSize)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	ti, err := os.ReadFile(filepath.Join(d.dir, fileMyTargetInfo))
+	rep, err := d.dir.LocalReport(ctx, reportData)
 	if err != nil {
-		return nil, fmt.Errorf("sgx_la: reading TARGETINFO: %w", err)
-	}
-	if len(ti) != TargetInfoSize {
-		return nil, fmt.Errorf("sgx_la: %s has %d bytes, want %d", fileMyTargetInfo, len(ti), TargetInfoSize)
-	}
-	if err := os.WriteFile(filepath.Join(d.dir, fileTargetInfo), ti, 0); err != nil {
-		return nil, fmt.Errorf("sgx_la: writing TARGETINFO: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(d.dir, fileUserReportData), reportData, 0); err != nil {
-		return nil, fmt.Errorf("sgx_la: writing report data: %w", err)
-	}
-	rep, err := os.ReadFile(filepath.Join(d.dir, fileReport))
-	if err != nil {
-		return nil, fmt.Errorf("sgx_la: reading the report: %w", err)
+		return nil, fmt.Errorf("sgx_la: %w", err)
 	}
 	if _, err := ParseReport(rep); err != nil {
 		return nil, err

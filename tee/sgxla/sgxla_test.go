@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/inclavare/inclavare/framework/instance"
+	"github.com/inclavare/inclavare/tee/attestfs"
 )
 
 func unhex(t *testing.T, s string) []byte {
@@ -197,7 +198,7 @@ func TestDeviceFiles(t *testing.T) {
 	rd := reportData()
 	raw := makeReport(t, rd, theTestKey)
 	ti := bytes.Repeat([]byte{0x11}, TargetInfoSize)
-	for f, b := range map[string][]byte{fileMyTargetInfo: ti, fileTargetInfo: nil, fileUserReportData: nil, fileReport: raw} {
+	for f, b := range map[string][]byte{attestfs.MyTargetInfo: ti, attestfs.TargetInfo: nil, attestfs.UserReportData: nil, attestfs.Report: raw} {
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -210,16 +211,16 @@ func TestDeviceFiles(t *testing.T) {
 	if err != nil || !bytes.Equal(got, raw) {
 		t.Fatalf("Report = %d bytes, %v", len(got), err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, fileTargetInfo)); !bytes.Equal(b, ti) {
+	if b, _ := os.ReadFile(filepath.Join(dir, attestfs.TargetInfo)); !bytes.Equal(b, ti) {
 		t.Error("TARGETINFO not written")
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, fileUserReportData)); !bytes.Equal(b, rd) {
+	if b, _ := os.ReadFile(filepath.Join(dir, attestfs.UserReportData)); !bytes.Equal(b, rd) {
 		t.Error("report data not written")
 	}
 	if _, err := d.Report(ctx, rd[:10]); err == nil {
 		t.Error("short report data accepted")
 	}
-	os.WriteFile(filepath.Join(dir, fileReport), raw[:100], 0o600)
+	os.WriteFile(filepath.Join(dir, attestfs.Report), raw[:100], 0o600)
 	if _, err := d.Report(ctx, rd); err == nil {
 		t.Error("short report accepted")
 	}
