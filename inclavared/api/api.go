@@ -59,6 +59,45 @@ type EnclaveInfo struct {
 	// Certificate is the workload's DER leaf certificate, which carries
 	// its evidence (base64 in JSON).
 	Certificate []byte `json:"certificate,omitempty"`
+	// Evidence and Endorsements are the workload's evidence and
+	// endorsements as inclavared received them (base64 in JSON). In
+	// exporter freshness mode the certificate carries no evidence, so
+	// these are what shelter re-verifies.
+	Evidence     []byte `json:"evidence,omitempty"`
+	Endorsements []byte `json:"endorsements,omitempty"`
 	// Error says why there is no identity (MsgType MsgError).
 	Error string `json:"error,omitempty"`
+	// Reason classifies Error for programs (MsgType MsgError): one of
+	// the Reason constants.
+	Reason string `json:"reason,omitempty"`
 }
+
+// Reasons an EnclaveInfo of MsgType MsgError gives, in Reason. They are
+// also the reason label of inclavared's verification failure metric.
+const (
+	// ReasonUnreachable: inclavared could not connect to the workload.
+	ReasonUnreachable = "unreachable"
+	// ReasonTimeout: connecting to or attesting the workload took too long.
+	ReasonTimeout = "timeout"
+	// ReasonNoEvidence: the workload presented no evidence.
+	ReasonNoEvidence = "no_evidence"
+	// ReasonBadCertificate: the workload's certificate was refused.
+	ReasonBadCertificate = "bad_certificate"
+	// ReasonPolicy: the appraisal policy refused the workload.
+	ReasonPolicy = "policy"
+	// ReasonRefused: the workload's evidence did not verify.
+	ReasonRefused = "refused"
+	// ReasonFreshness: no freshness mode both sides accept.
+	ReasonFreshness = "freshness"
+	// ReasonUnattested: the workload was accepted without evidence.
+	ReasonUnattested = "unattested"
+	// ReasonNoMeasurement: the workload's evidence type has no launch
+	// measurements to identify it by.
+	ReasonNoMeasurement = "no_measurement"
+	// ReasonNotTLS13: the channel to the workload is not TLS 1.3.
+	ReasonNotTLS13 = "not_tls13"
+	// ReasonHandshake: any other failure of the handshake.
+	ReasonHandshake = "handshake"
+	// ReasonShutdown: inclavared is stopping.
+	ReasonShutdown = "shutdown"
+)

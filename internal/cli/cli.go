@@ -45,6 +45,18 @@ type Options struct {
 // Register defines the flags on fs, each under its C short name and its
 // long name (Go's flag package accepts one or two dashes for either).
 func Register(fs *flag.FlagSet) *Options {
+	o := RegisterRatsTLS(fs)
+	fs.StringVar(&o.IP, "i", "127.0.0.1", "IP `address`")
+	fs.StringVar(&o.IP, "ip", "127.0.0.1", "IP `address`")
+	fs.IntVar(&o.Port, "p", 1234, "TCP `port`")
+	fs.IntVar(&o.Port, "port", 1234, "TCP `port`")
+	return o
+}
+
+// RegisterRatsTLS defines the flags of Register but the address ones (-i,
+// -p), for commands that take their addresses in another form, such as
+// inclavared.
+func RegisterRatsTLS(fs *flag.FlagSet) *Options {
 	o := &Options{}
 	str := func(p *string, short, long, def, usage string) {
 		fs.StringVar(p, short, def, usage)
@@ -61,9 +73,6 @@ func Register(fs *flag.FlagSet) *Options {
 	boolean(&o.Mutual, "m", "mutual", "mutual attestation")
 	boolean(&o.Endorsements, "e", "endorsements", "embed endorsements in the certificate")
 	str(&o.LogLevel, "l", "log-level", "info", "log `level`: debug, info, warn, error, fatal or off")
-	str(&o.IP, "i", "ip", "127.0.0.1", "IP `address`")
-	fs.IntVar(&o.Port, "p", 1234, "TCP `port`")
-	fs.IntVar(&o.Port, "port", 1234, "TCP `port`")
 	boolean(&o.DebugEnclave, "D", "debug-enclave", "run a debug enclave, and accept a debug TEE")
 	fs.StringVar(&o.Freshness, "freshness", "auto", "freshness `mode`: auto (the strongest both peers allow), none, nonce or exporter")
 	fs.StringVar(&o.RequireFreshness, "require-freshness", "none", "the weakest `mode` auto accepts: none (C Rats-TLS peers), nonce or exporter")
