@@ -58,12 +58,38 @@ func (p RuneletProber) Probe(ctx context.Context, pal string) (*ProbeResult, err
 		}
 		return nil, fmt.Errorf("probing PAL %s with %s: %s", pal, p.Runelet, msg)
 	}
-	var r ProbeResult
-	dec := json.NewDecoder(&stdout)
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("probing PAL %s: runelet probe printed no valid JSON report: %w", pal, err)
+	r, err := ParseProbe(stdout.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("probing PAL %s: %w", pal, err)
 	}
-	return &r, nil
+	return r, nil
+}
+
+// maxProbeReport bounds the probe's report.
+const maxProbeReport = 64 << 10
+
+// ParseProbe decodes the JSON report of `runelet probe`: one object with a
+// version, and nothing after it.
+func ParseProbe(data []byte) (*ProbeResult, error) {
+	if len(data) > maxProbeReport {
+		return nil, fmt.Errorf("runelet probe report is %d bytes, more than %d", len(data), maxProbeReport)
+	}
+	var raw struct {
+		Version *int     `json:"version"`
+		Symbols []string `json:"symbols"`
+		Missing []string `json:"missing"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("runelet probe printed no valid JSON report: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("runelet probe printed more than one JSON report")
+	}
+	if raw.Version == nil {
+		return nil, errors.New("runelet probe report has no version")
+	}
+	return &ProbeResult{Version: *raw.Version, Symbols: raw.Symbols, Missing: raw.Missing}, nil
 }
 
 // checkProbe checks a probe report: a version rune speaks, no missing symbol.

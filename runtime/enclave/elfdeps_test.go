@@ -1,0 +1,81 @@
+package enclave
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestResolveRunpathAndExtra(t *testing.T) {
+	ft := newFakeTree(t)
+	d, err := Resolver{}.Resolve([]string{ft.runelet, ft.pal}, []string{ft.extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Interp == "" {
+		t.Error("no interpreter found for a dynamic executable")
+	}
+	for name, want := range map[string]string{"libdep.so": ft.dep, "libextra.so": ft.extra} {
+		if got := d.Libs[name]; !sameFile(got, want) {
+			t.Errorf("Libs[%s] = %q, want %q", name, got, want)
+		}
+	}
+	if _, ok := d.Libs["libc.so.6"]; !ok {
+		t.Errorf("libc.so.6 missing from %v", d.Libs)
+	}
+}
+
+// TestResolveMatchesLdd compares the closure of a host program with what
+// the host's own loader reports.
+func TestResolveMatchesLdd(t *testing.T) {
+	ldd, err := exec.LookPath("ldd")
+	if err != nil {
+		t.Skip("ldd not found")
+	}
+	const prog = "/bin/ls"
+	out, err := exec.Command(ldd, prog).Output()
+	if err != nil {
+		t.Skipf("ldd %s: %v", prog, err)
+	}
+	d, err := Resolver{}.Resolve([]string{prog}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, path, ok := strings.Cut(strings.TrimSpace(line), " => ")
+		if !ok {
+			continue
+		}
+		path, _, _ = strings.Cut(path, " (")
+		if got := d.Libs[name]; !sameFile(got, path) {
+			t.Errorf("%s: Resolve found %q, ldd %q", name, got, path)
+		}
+	}
+}
+
+func TestResolveMissingLibrary(t *testing.T) {
+	needGCC(t)
+	dir := t.TempDir()
+	libs := filepath.Join(dir, "libs")
+	os.Mkdir(libs, 0o755)
+	gcc(t, libs, "libgone.so", "int gone(void) { return 1; }\n", "-shared", "-fPIC")
+	pal := gcc(t, dir, "pal.so", "int gone(void);\nint f(void) { return gone(); }\n", "-shared", "-fPIC", "-L"+libs, "-lgone")
+	_, err := Resolver{Dirs: []string{t.TempDir()}}.Resolve([]string{pal}, nil)
+	if err == nil || !strings.Contains(err.Error(), "needs libgone.so") {
+		t.Fatalf("error = %v, want one naming the missing libgone.so", err)
+	}
+}
+
+func TestReadLdSoConfIncludes(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "conf.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "ld.so.conf"), []byte("# comment\ninclude conf.d/*.conf\n/opt/one\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "conf.d", "a.conf"), []byte("/opt/two # trailing\n\n"), 0o644)
+	var dirs []string
+	readLdSoConf(filepath.Join(dir, "ld.so.conf"), &dirs, map[string]bool{})
+	if strings.Join(dirs, ",") != "/opt/two,/opt/one" {
+		t.Errorf("dirs = %q", dirs)
+	}
+}
