@@ -101,7 +101,7 @@ func TestRewritePAL(t *testing.T) {
 		t.Errorf("args = %q\nwant   %q", spec.Process.Args, want)
 	}
 	for dst, src := range map[string]string{
-		ContainerRunelet:                     ft.runelet,
+		ContainerRunelet:                      ft.runelet,
 		ContainerPALDir + "/liberpal-fake.so": ft.pal,
 		ContainerLibDir + "/libdep.so":        ft.dep,
 		ContainerLibDir + "/libextra.so":      ft.extra,
