@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// runOptions are the flags of the init and of the PAL host.
+type runOptions struct {
+	pal, palArgs, logLevel, runDir string
+	command                        []string
+}
+
+// logLevels are the accepted --loglevel values (enclave.runtime.loglevel).
+var logLevels = []string{"trace", "debug", "info", "warning", "error", "fatal", "panic", "off"}
+
+// parseRun parses `[flags] -- ARGS...`.
+func parseRun(name string, args []string) (runOptions, error) {
+	var o runOptions
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.pal, "pal", "", "`path` of the PAL shared object")
+	fs.StringVar(&o.palArgs, "pal-args", "", "pal_init's argument `string`")
+	fs.StringVar(&o.logLevel, "loglevel", "info", "log `level` of the enclave runtime and the runelet: "+strings.Join(logLevels, ", "))
+	fs.StringVar(&o.runDir, "run-dir", "", "`directory` of the exec socket (none without it)")
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("%w\nusage: runelet --pal PATH [--pal-args S] [--loglevel L] [--run-dir DIR] -- ARGS...", err)
+	}
+	o.command = fs.Args()
+	if o.pal == "" {
+		return o, errors.New("--pal is required: the path of the enclave runtime's PAL")
+	}
+	if !contains(logLevels, o.logLevel) {
+		return o, fmt.Errorf("--loglevel %q is not one of %s", o.logLevel, strings.Join(logLevels, ", "))
+	}
+	if len(o.command) == 0 {
+		return o, errors.New("no workload: give its arguments after --")
+	}
+	if o.runDir != "" {
+		fi, err := os.Stat(o.runDir)
+		if err != nil {
+			return o, fmt.Errorf("--run-dir: %w", err)
+		}
+		if !fi.IsDir() {
+			return o, fmt.Errorf("--run-dir %s is not a directory", o.runDir)
+		}
+	}
+	return o, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// selfCommand returns how to execute this program again. Normally that is
+// /proc/self/exe itself; when the runelet was started by calling the
+// dynamic loader explicitly (/proc/self/exe is then the loader and
+// os.Args[0] the runelet), it is the same loader, with the loader's
+// directory as library path, as rune lays them out.
+func selfCommand() (path string, prefix []string, err error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return "", nil, fmt.Errorf("finding the runelet's executable: %w", err)
+	}
+	self, err := os.Stat(os.Args[0])
+	if err != nil {
+		// Started through PATH: os.Args[0] is a bare name.
+		return exe, []string{os.Args[0]}, nil
+	}
+	exeInfo, err := os.Stat(exe)
+	if err != nil {
+		return "", nil, fmt.Errorf("finding the runelet's executable: %w", err)
+	}
+	if os.SameFile(self, exeInfo) {
+		return exe, []string{os.Args[0]}, nil
+	}
+	return exe, []string{exe, "--library-path", filepath.Dir(exe), os.Args[0]}, nil
+}
