@@ -234,11 +234,16 @@ var pemTypes = map[string]bool{"application/x-pem-file": true, "application/pem-
 
 // verify is POST /v1/verify.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Vary", "Accept")
 	e := Entry{Client: r.RemoteAddr}
 	defer func() {
 		e.Time = time.Now()
 		h.hist.add(e)
-		h.log.Info("verification", "client", e.Client, "type", e.Type, "outcome", e.Outcome, "http_status", e.HTTPStatus, "signed", e.Signed)
+		attrs := []any{"client", e.Client, "type", e.Type, "outcome", e.Outcome, "http_status", e.HTTPStatus, "signed", e.Signed}
+		if e.HTTPStatus != http.StatusOK && len(e.Reasons) > 0 {
+			attrs = append(attrs, "error", e.Reasons[0])
+		}
+		h.log.Info("verification", attrs...)
 	}()
 	fail := func(err error) {
 		e.HTTPStatus = http.StatusInternalServerError

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/inclavare/inclavare/appraisal/ear"
 	"github.com/inclavare/inclavare/appraisal/policy"
@@ -227,6 +228,21 @@ func TestTooLargeChunked(t *testing.T) {
 		t.Fatalf("status %d, want 413", resp.StatusCode)
 	}
 	pr.Close()
+}
+
+// When every verification slot stays busy for the whole timeout, the
+// request is answered 503, not queued forever.
+func TestBusy(t *testing.T) {
+	h, srv := newServer(t, Config{MaxConcurrent: 1, Timeout: 100 * time.Millisecond})
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	r := do(t, srv, http.MethodPost, "/v1/verify", "", "", []byte("evidence"))
+	if msg := errorOf(t, r); r.status != http.StatusServiceUnavailable || !strings.Contains(msg, "slot") {
+		t.Errorf("%d %q", r.status, msg)
+	}
+	if e := h.Recent()[0]; e.Outcome != OutcomeError {
+		t.Errorf("history: %+v", e)
+	}
 }
 
 func TestKeyAndHealth(t *testing.T) {

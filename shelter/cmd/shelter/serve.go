@@ -43,6 +43,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "`FILE`: the PEM private key of --tls-cert")
 	maxBody := fs.Int64("max-body", serve.DefaultMaxBody, "largest evidence accepted, in `BYTES` (larger: 413)")
 	history := fs.Int("history", serve.DefaultHistory, "how many recent verifications the status page lists (`N`, 1 to 10000)")
+	at := fs.String("at", "", "pin the verification `TIME` of every request: RFC 3339, or Unix seconds (for tests and replays; default each request's time)")
 	timeout := fs.Duration("timeout", serve.DefaultTimeout, "bound on one verification")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +77,13 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	}
 
 	opts := verify.Options{AllowSimulated: *allowSim}
+	if *at != "" {
+		t, err := parseTime(*at)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		opts.Now = t
+	}
 	if *policyFile != "" {
 		p, err := policy.Load(*policyFile)
 		if err != nil {

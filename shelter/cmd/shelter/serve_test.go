@@ -22,6 +22,7 @@ import (
 
 	"github.com/inclavare/inclavare/appraisal/ear"
 	"github.com/inclavare/inclavare/internal/testbuild"
+	"github.com/inclavare/inclavare/internal/testvectors"
 	"github.com/inclavare/inclavare/shelter/serve"
 	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
@@ -262,6 +263,31 @@ func TestServeBinary(t *testing.T) {
 	}
 }
 
+// The production TDX quote of the shared vectors, with its collateral at
+// its pinned time (--at): affirming when its report data is given.
+func TestServeBinaryVector(t *testing.T) {
+	bin := buildShelter(t)
+	vec := testvectors.Dir(t)
+	s := startService(t, bin, "--listen", "tcp://127.0.0.1:0", "--at", "1725263032",
+		"--collateral", filepath.Join(vec, "tdx/quote_v4_tdx_ecdsa_p256_collateral.json"))
+	quote := testvectors.Read(t, "tdx/quote_v4_tdx_ecdsa_p256.bin")
+	for query, want := range map[string]ear.Status{
+		"?type=tdx_ecdsa&report_data=cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e": ear.Affirming,
+		"": ear.Warning,
+	} {
+		code, _, body := s.post(t, query, "", quote)
+		var res ear.Result
+		if err := json.Unmarshal(body, &res); code != 200 || err != nil || res.Status != want || res.TCBStatus != "UpToDate" {
+			t.Errorf("POST %q: %d %v: status %s, TCB %s, want %s", query, code, err, res.Status, res.TCBStatus, want)
+		}
+	}
+	tampered := bytes.Clone(quote)
+	tampered[200] ^= 1
+	if code, _, body := s.post(t, "", "", tampered); code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "verification failed") {
+		t.Errorf("tampered quote: %d %s", code, body)
+	}
+}
+
 // Bad flags and failed starts exit 1 with a message that says what to do,
 // and leave no file behind.
 func TestServeBinaryRefuses(t *testing.T) {
@@ -298,6 +324,7 @@ func TestServeBinaryRefuses(t *testing.T) {
 		"missing policy":    {[]string{"--policy", filepath.Join(dir, "nope.yaml")}, "--policy"},
 		"missing collat":    {[]string{"--collateral", filepath.Join(dir, "nope.json")}, "--collateral"},
 		"tls half":          {[]string{"--tls-cert", notKey}, "go together"},
+		"bad time":          {[]string{"--at", "yesterday"}, "RFC 3339"},
 		"bad log level":     {[]string{"--log-level", "loud"}, "--log-level"},
 		"unexpected arg":    {[]string{"extra"}, "unexpected arguments"},
 		"unknown flag":      {[]string{"--port", "1"}, "flag provided but not defined"},
