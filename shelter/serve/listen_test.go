@@ -72,6 +72,14 @@ func TestServeUnix(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != "ok\n" {
 		t.Fatalf("%d %q", resp.StatusCode, b)
 	}
+	resp, err = (&http.Client{Transport: tr}).Post("http://shelter/v1/verify", "application/octet-stream", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if e := h.Recent()[0]; e.Client != "unix socket" || e.HTTPStatus != http.StatusUnprocessableEntity {
+		t.Errorf("history over the Unix socket: %+v", e)
+	}
 	// A second server on the same socket is refused with advice.
 	if _, err := Listen(ctx, "unix://"+sock); err == nil || !strings.Contains(err.Error(), "stale") {
 		t.Errorf("second listener: %v", err)

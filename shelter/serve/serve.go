@@ -236,6 +236,9 @@ var pemTypes = map[string]bool{"application/x-pem-file": true, "application/pem-
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Vary", "Accept")
 	e := Entry{Client: r.RemoteAddr}
+	if e.Client == "" || e.Client == "@" {
+		e.Client = "unix socket"
+	}
 	defer func() {
 		e.Time = time.Now()
 		h.hist.add(e)
@@ -331,27 +334,28 @@ func (h *Handler) parseRequest(r *http.Request) (opts verify.Options, pemOnly bo
 	if err != nil {
 		return opts, false, 0, err
 	}
-	for k, v := range q {
-		switch k {
-		case "type":
-			opts.Type = v
-			switch v {
-			case verify.TypeAuto, verify.TypeSGX, verify.TypeTDX, verify.TypeSNP:
-			default:
-				return opts, false, 0, refuse(http.StatusBadRequest, "type %q: want one of %s, %s, %s, %s", v, verify.TypeSGX, verify.TypeTDX, verify.TypeSNP, verify.TypeAuto)
-			}
-		case "report_data":
-			b, err := hex.DecodeString(strings.TrimPrefix(v, "0x"))
-			if err != nil {
-				return opts, false, 0, refuse(http.StatusBadRequest, "report_data: want hex: %w", err)
-			}
-			if len(b) > intel.ReportDataSize {
-				return opts, false, 0, refuse(http.StatusBadRequest, "report_data is %d bytes, at most %d", len(b), intel.ReportDataSize)
-			}
-			opts.ReportData = b
-		default:
+	for k := range q {
+		if k != "type" && k != "report_data" {
 			return opts, false, 0, refuse(http.StatusBadRequest, "unknown query parameter %q: want type and report_data", k)
 		}
+	}
+	if v, ok := q["type"]; ok {
+		opts.Type = v
+		switch v {
+		case verify.TypeAuto, verify.TypeSGX, verify.TypeTDX, verify.TypeSNP:
+		default:
+			return opts, false, 0, refuse(http.StatusBadRequest, "type %q: want one of %s, %s, %s, %s", v, verify.TypeSGX, verify.TypeTDX, verify.TypeSNP, verify.TypeAuto)
+		}
+	}
+	if v, ok := q["report_data"]; ok {
+		b, err := hex.DecodeString(strings.TrimPrefix(v, "0x"))
+		if err != nil {
+			return opts, false, 0, refuse(http.StatusBadRequest, "report_data: want hex: %w", err)
+		}
+		if len(b) > intel.ReportDataSize {
+			return opts, false, 0, refuse(http.StatusBadRequest, "report_data is %d bytes, at most %d", len(b), intel.ReportDataSize)
+		}
+		opts.ReportData = b
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)

@@ -73,6 +73,9 @@ func TestVerifyTDXVector(t *testing.T) {
 		t.Error("the signed result verified with another key")
 	}
 
+	if page := do(t, srv, http.MethodGet, "/", "", "", nil); !strings.Contains(string(page.body), `id="pinned-time">pinned to 2024-09-02T07:43:52Z`) {
+		t.Errorf("the status page does not say the time is pinned:\n%s", page.body)
+	}
 	got := h.Recent()
 	if len(got) != 5 || !got[0].Signed || got[0].Outcome != string(ear.Affirming) || got[0].HTTPStatus != 200 || got[0].Type != verify.TypeTDX {
 		t.Fatalf("history: %+v", got)

@@ -48,7 +48,8 @@ ul.reasons { margin: 0; padding-left: 1.1em; }
 <dt>Policy</dt><dd id="policy">{{.Policy}}</dd>
 <dt>Simulated TEEs</dt><dd id="simulated">{{if .AllowSimulated}}trusted (test only){{else}}refused{{end}}</dd>
 <dt>Result key (SHA-256 of the public key)</dt><dd id="key-id">{{.KeyID}}</dd>
-<dt>Started</dt><dd>{{.Started}}</dd>
+{{if .PinnedTime}}<dt>Verification time</dt><dd id="pinned-time">pinned to {{.PinnedTime}}</dd>
+{{end}}<dt>Started</dt><dd>{{.Started}}</dd>
 <dt>Now</dt><dd>{{.Now}}</dd>
 </dl>
 <p class="counts" id="counts">{{.Total}} requests since start{{range .Counts}}: <span class="{{.Outcome}}">{{.Outcome}} {{.N}}</span>{{end}}</p>
@@ -91,6 +92,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		Policy         string
 		AllowSimulated bool
 		KeyID          string
+		PinnedTime     string
 		Started, Now   string
 		Total          uint64
 		Counts         []outcomeCount
@@ -105,6 +107,9 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		Total:          total,
 		Max:            h.cfg.History,
 		Entries:        h.hist.recent(),
+	}
+	if at := h.cfg.Verify.Now; !at.IsZero() {
+		data.PinnedTime = at.UTC().Format(time.RFC3339)
 	}
 	if p := h.cfg.Verify.Policy; p != nil {
 		data.Policy = p.ID
