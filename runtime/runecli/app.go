@@ -143,9 +143,11 @@ func Main(args []string) int {
 	if errors.As(err, &ce) {
 		code = ce.code
 	}
-	slog.Error(err.Error())
+	// The error goes to stderr as plain text, and to the log when that is
+	// elsewhere (a shim reads it from there).
+	fmt.Fprintln(os.Stderr, err)
 	if f, ok := logOut.(*os.File); !ok || f.Fd() != os.Stderr.Fd() {
-		fmt.Fprintln(os.Stderr, err)
+		slog.Error(err.Error())
 	}
 	return code
 }
