@@ -18,6 +18,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,8 +185,10 @@ func Apply(fs *flag.FlagSet, name string, data []byte) error {
 	if _, err := toml.Decode(string(data), &values); err != nil {
 		return fmt.Errorf("configuration file %s: %w", name, err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// A flag counts as set when it, or an alias for the same variable
+	// (-l for --log-level), was given on the command line.
+	set := map[any]bool{}
+	fs.Visit(func(f *flag.Flag) { set[valueKey(f)] = true })
 	allowed := Keys(fs)
 	for _, key := range slices.Sorted(maps.Keys(values)) {
 		flagName := strings.ReplaceAll(key, "_", "-")
@@ -197,14 +200,23 @@ func Apply(fs *flag.FlagSet, name string, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("configuration file %s: key %s: %w", name, key, err)
 		}
-		if set[flagName] {
+		if set[valueKey(f)] {
 			continue // the command line wins
 		}
 		if err := fs.Set(flagName, s); err != nil {
-			return fmt.Errorf("configuration file %s: key %s: %w", name, key, err)
+			return fmt.Errorf("configuration file %s: key %s: bad value %q: %w", name, key, s, err)
 		}
 	}
 	return nil
+}
+
+// valueKey identifies the variable behind a flag: aliases registered on
+// the same variable share it.
+func valueKey(f *flag.Flag) any {
+	if v := reflect.ValueOf(f.Value); v.Kind() == reflect.Pointer {
+		return v.Pointer()
+	}
+	return f.Name
 }
 
 // flagString checks that v has the TOML type of flag f, and gives it as

@@ -392,7 +392,9 @@ func silent(t *testing.T) address.Address {
 }
 
 func TestWorkloadFailures(t *testing.T) {
-	refusePolicy := func(context.Context, *ratstls.Peer) error { return errors.New("policy dev: contraindicated: measurement not allowed") }
+	refusePolicy := func(context.Context, *ratstls.Peer) error {
+		return errors.New("policy dev: contraindicated: measurement not allowed")
+	}
 	for name, tc := range map[string]struct {
 		xfer    func(*testing.T) address.Address
 		edit    func(*Options)
@@ -520,8 +522,8 @@ func TestShutdown(t *testing.T) {
 	if r := <-done; r.closed != 0 || r.err != nil {
 		t.Fatalf("Shutdown = %d, %v", r.closed, r.err)
 	}
-	if _, err := s.Serve(context.Background(), mustListen(t)), error(nil); err != nil {
-		t.Fatal(err)
+	if err := s.Serve(context.Background(), mustListen(t)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Serve after Shutdown: %v, want ErrClosed", err)
 	}
 }
 

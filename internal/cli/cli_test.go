@@ -231,3 +231,21 @@ func TestPrintInstancesJSON(t *testing.T) {
 		t.Errorf("usable row has a reason: %v", rows[1])
 	}
 }
+
+func TestRegisterRatsTLS(t *testing.T) {
+	fs := flag.NewFlagSet("inclavared", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o := cli.RegisterRatsTLS(fs)
+	for _, name := range []string{"i", "ip", "p", "port"} {
+		if fs.Lookup(name) != nil {
+			t.Errorf("RegisterRatsTLS defines -%s", name)
+		}
+	}
+	if err := fs.Parse([]string{"-a", "sev_snp", "--allow-simulated", "--freshness", "nonce"}); err != nil {
+		t.Fatal(err)
+	}
+	want := cli.Options{Attester: "sev_snp", AllowSimulated: true, LogLevel: "info", Freshness: "nonce", RequireFreshness: "none"}
+	if *o != want {
+		t.Errorf("parsed %+v, want %+v", *o, want)
+	}
+}
