@@ -173,11 +173,18 @@ func (s *service) do(t *testing.T, req *http.Request) (int, string, []byte) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), b
 }
 
-// TestServeBinary runs the real "shelter serve" on loopback TCP, then on a
-// Unix socket with the key the first run kept, and POSTs simulated SEV-SNP
-// evidence to it.
+// TestServeBinary builds shelter once and runs "shelter serve" for real.
 func TestServeBinary(t *testing.T) {
 	bin := buildShelter(t)
+	t.Run("simulated", func(t *testing.T) { serveSimulated(t, bin) })
+	t.Run("vector", func(t *testing.T) { serveVector(t, bin) })
+	t.Run("refuses", func(t *testing.T) { serveRefuses(t, bin) })
+}
+
+// serveSimulated runs "shelter serve" on loopback TCP, then on a Unix
+// socket with the key the first run kept, and POSTs simulated SEV-SNP
+// evidence to it.
+func serveSimulated(t *testing.T, bin string) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "results.key")
 	sim, err := snp.NewSimulator(snp.SimulatorOptions{})
@@ -263,10 +270,10 @@ func TestServeBinary(t *testing.T) {
 	}
 }
 
-// The production TDX quote of the shared vectors, with its collateral at
-// its pinned time (--at): affirming when its report data is given.
-func TestServeBinaryVector(t *testing.T) {
-	bin := buildShelter(t)
+// serveVector: the production TDX quote of the shared vectors, with its
+// collateral at its pinned time (--at), affirming when its report data is
+// given.
+func serveVector(t *testing.T, bin string) {
 	vec := testvectors.Dir(t)
 	s := startService(t, bin, "--listen", "tcp://127.0.0.1:0", "--at", "1725263032",
 		"--collateral", filepath.Join(vec, "tdx/quote_v4_tdx_ecdsa_p256_collateral.json"))
@@ -288,10 +295,9 @@ func TestServeBinaryVector(t *testing.T) {
 	}
 }
 
-// Bad flags and failed starts exit 1 with a message that says what to do,
+// serveRefuses: bad flags and failed starts exit 1 with a message that says what to do,
 // and leave no file behind.
-func TestServeBinaryRefuses(t *testing.T) {
-	bin := buildShelter(t)
+func serveRefuses(t *testing.T, bin string) {
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "existing.key")
 	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
