@@ -8,16 +8,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"errors"
-	"io"
 	"math/big"
 	"net"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +24,7 @@ import (
 	_ "github.com/inclavare/inclavare/framework/builtins"
 	"github.com/inclavare/inclavare/framework/ratstls"
 	"github.com/inclavare/inclavare/inclavared/api"
+	"github.com/inclavare/inclavare/shelter/remote/remotetest"
 	"github.com/inclavare/inclavare/shelter/verify"
 )
 
@@ -49,155 +47,6 @@ func noLeak(t *testing.T) {
 	})
 }
 
-// workload is a workload's certificate and its verified identity, as a
-// real simulated-TEE Rats-TLS server presents them.
-type workload struct {
-	der    []byte
-	info   api.EnclaveInfo
-	values appref.Values
-}
-
-var (
-	workloadsMu sync.Mutex
-	workloads   = map[string]*workload{}
-)
-
-// workloadCert starts a Rats-TLS server with attester (a simulated TEE)
-// in freshness mode fresh, connects to it as inclavared does, and returns
-// the certificate it presented and the EnclaveInfo an honest inclavared
-// would send. Results are cached per attester and mode.
-func workloadCert(t testing.TB, attester string, fresh ratstls.Freshness) *workload {
-	t.Helper()
-	workloadsMu.Lock()
-	defer workloadsMu.Unlock()
-	key := attester + "/" + string(fresh)
-	if w, ok := workloads[key]; ok {
-		return w
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srvCfg := &ratstls.Config{Attester: attester, Freshness: fresh}
-	defer srvCfg.Close()
-	l, err := ratstls.Listen(ctx, "tcp", "127.0.0.1:0", srvCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.(*ratstls.Conn).HandshakeContext(ctx)
-		io.Copy(io.Discard, c)
-	}()
-	cliCfg := &ratstls.Config{AllowSimulated: true, Freshness: fresh}
-	defer cliCfg.Close()
-	c, err := ratstls.Dial(ctx, "tcp", l.Addr().String(), cliCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := c.Peer()
-	c.Close()
-	<-done
-	w := &workload{der: p.Certificate.Raw}
-	w.values, err = appref.Measurements(p.EvidenceType, p.Claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.info = api.EnclaveInfo{
-		ID: p.EvidenceType + ":" + w.values.Measurements[appref.Primary(p.EvidenceType)], MsgType: api.MsgEnclaveInfo,
-		Version: api.Version, EvidenceType: p.EvidenceType, Freshness: string(p.Freshness), Verifier: p.Verifier,
-		Measurements: w.values.Measurements, Claims: p.Claims, Certificate: p.Certificate.Raw,
-	}
-	workloads[key] = w
-	return w
-}
-
-// fake is an inclavared stand-in: a Rats-TLS server (simulated SGX) that
-// answers GETENCLAVEINFO by calling answer, then echoes, as a workload
-// behind a forwarding inclavared would.
-type fake struct {
-	addr string
-	wg   sync.WaitGroup
-}
-
-func line(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return append(b, '\n')
-}
-
-// startFake listens on network ("tcp" or "unix") and serves answer. It is
-// stopped, its connections closed, at the end of the test.
-func startFake(t *testing.T, network string, answer func(net.Conn)) *fake {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cfg := &ratstls.Config{Attester: "sgx_ecdsa_sim"}
-	addr := "127.0.0.1:0"
-	if network == "unix" {
-		addr = filepath.Join(t.TempDir(), "inclavared.sock")
-	}
-	l, err := ratstls.Listen(ctx, network, addr, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fake{addr: network + "://" + l.Addr().String()}
-	var mu sync.Mutex
-	var conns []net.Conn
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				defer c.Close()
-				if err := c.(*ratstls.Conn).HandshakeContext(ctx); err != nil {
-					return
-				}
-				req := make([]byte, len(api.GetEnclaveInfoLine))
-				if _, err := io.ReadFull(c, req); err != nil || string(req) != api.GetEnclaveInfoLine {
-					return
-				}
-				answer(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		f.wg.Wait()
-		cfg.Close()
-	})
-	return f
-}
-
-// honest answers with info, then echoes.
-func honest(info api.EnclaveInfo) func(net.Conn) {
-	return func(c net.Conn) {
-		c.Write(line(info))
-		io.Copy(c, c)
-	}
-}
-
 // clientConfig is shelter's side of the channel; closed with the test.
 func clientConfig(t *testing.T) *ratstls.Config {
 	cfg := &ratstls.Config{AllowSimulated: true}
@@ -205,11 +54,11 @@ func clientConfig(t *testing.T) *ratstls.Config {
 	return cfg
 }
 
-func attest(t *testing.T, f *fake, opts Options) (*Result, error) {
+func attest(t *testing.T, f *remotetest.Inclavared, opts Options) (*Result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	opts.Addr = f.addr
+	opts.Addr = f.Addr
 	if opts.Config == nil {
 		opts.Config = clientConfig(t)
 	}
@@ -217,11 +66,11 @@ func attest(t *testing.T, f *fake, opts Options) (*Result, error) {
 }
 
 func TestAttest(t *testing.T) {
-	w := workloadCert(t, "sev_snp_sim", ratstls.FreshnessNone)
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			noLeak(t)
-			f := startFake(t, network, honest(w.info))
+			f := remotetest.Start(t, network, remotetest.Honest(w.Info))
 			res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Message: []byte("hello workload")})
 			if err != nil {
 				t.Fatal(err)
@@ -230,8 +79,8 @@ func TestAttest(t *testing.T) {
 			if a.Status != ear.Warning || !res.Accepted() {
 				t.Errorf("verdict %s %q, want warning (simulated)", a.Status, a.Reasons)
 			}
-			if res.ID != w.info.ID || res.Measurements.Measurements["measurement"] != w.values.Measurements["measurement"] {
-				t.Errorf("identity %s %v, want %s", res.ID, res.Measurements, w.info.ID)
+			if res.ID != w.Info.ID || res.Measurements.Measurements["measurement"] != w.Values.Measurements["measurement"] {
+				t.Errorf("identity %s %v, want %s", res.ID, res.Measurements, w.Info.ID)
 			}
 			if !res.Workload.FromCertificate || !res.Workload.ReportDataChecked || res.Workload.ReportDataSource != "certificate" {
 				t.Errorf("the evidence was not bound to the certificate: %+v", res.Workload)
@@ -250,8 +99,8 @@ func TestAttest(t *testing.T) {
 // its evidence to the key and the nonce; it verifies as well.
 func TestNonceCertificate(t *testing.T) {
 	noLeak(t)
-	w := workloadCert(t, "sev_snp_sim", ratstls.FreshnessNonce)
-	f := startFake(t, "tcp", honest(w.info))
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNonce)
+	f := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
 	res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}})
 	if err != nil || !res.Accepted() {
 		t.Fatalf("%v, %+v", err, res)
@@ -260,9 +109,9 @@ func TestNonceCertificate(t *testing.T) {
 
 func TestReferenceValues(t *testing.T) {
 	noLeak(t)
-	w := workloadCert(t, "sev_snp_sim", ratstls.FreshnessNone)
-	f := startFake(t, "tcp", honest(w.info))
-	good := w.values
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
+	f := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
+	good := w.Values
 	res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Reference: &good, ReferenceName: "web"})
 	if err != nil || !res.Accepted() || !res.ReferenceChecked || res.ReferenceError != nil {
 		t.Fatalf("matching reference values: %v, %+v", err, res)
@@ -289,9 +138,9 @@ func TestReferenceValues(t *testing.T) {
 
 func TestPolicy(t *testing.T) {
 	noLeak(t)
-	w := workloadCert(t, "sev_snp_sim", ratstls.FreshnessNone)
-	f := startFake(t, "tcp", honest(w.info))
-	accept, err := policy.Parse([]byte("id: accept\nevidence:\n  sev_snp:\n    allow_simulated: true\n    measurement: [" + w.values.Measurements["measurement"] + "]\n"))
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
+	f := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
+	accept, err := policy.Parse([]byte("id: accept\nevidence:\n  sev_snp:\n    allow_simulated: true\n    measurement: [" + w.Values.Measurements["measurement"] + "]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,25 +178,22 @@ func selfSigned(t *testing.T) []byte {
 // workload's identity, fails with ErrVerification, or ErrConnection when
 // the connection itself fails; nothing is left running.
 func TestTampered(t *testing.T) {
-	w := workloadCert(t, "sev_snp_sim", ratstls.FreshnessNone)
-	exporter := workloadCert(t, "sev_snp_sim", ratstls.FreshnessExporter)
-	sgx := workloadCert(t, "sgx_ecdsa_sim", ratstls.FreshnessNone)
-	with := func(change func(*api.EnclaveInfo)) func(net.Conn) {
-		info := w.info
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
+	exporter := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessExporter)
+	sgx := remotetest.NewWorkload(t, "sgx_ecdsa_sim", ratstls.FreshnessNone)
+	with := func(change func(*api.EnclaveInfo)) func(context.Context, net.Conn) {
+		info := w.Info
 		info.Measurements = map[string]string{}
-		for k, v := range w.info.Measurements {
+		for k, v := range w.Info.Measurements {
 			info.Measurements[k] = v
 		}
 		change(&info)
-		return honest(info)
+		return remotetest.Honest(info)
 	}
-	raw := func(b []byte) func(net.Conn) {
-		return func(c net.Conn) { c.Write(b) }
-	}
-	badSig := bytes.Clone(w.der)
+	badSig := bytes.Clone(w.Info.Certificate)
 	badSig[len(badSig)-3] ^= 1
 	for name, tc := range map[string]struct {
-		answer  func(net.Conn)
+		answer  func(context.Context, net.Conn)
 		timeout time.Duration
 		want    error
 		msg     string
@@ -365,11 +211,11 @@ func TestTampered(t *testing.T) {
 		"other id": {answer: with(func(i *api.EnclaveInfo) { i.ID = "sev_snp:00" }),
 			want: ErrVerification, msg: "id"},
 		"another workload's measurements": {answer: with(func(i *api.EnclaveInfo) {
-			i.EvidenceType, i.Measurements, i.ID = sgx.info.EvidenceType, sgx.info.Measurements, sgx.info.ID
+			i.EvidenceType, i.Measurements, i.ID = sgx.Info.EvidenceType, sgx.Info.Measurements, sgx.Info.ID
 		}), want: ErrVerification, msg: "disagrees"},
 		"certificate without evidence": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = selfSigned(t) }),
 			want: verify.ErrVerification, msg: "carries no evidence"},
-		"exporter-mode certificate": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = exporter.der }),
+		"exporter-mode certificate": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = exporter.Info.Certificate }),
 			want: verify.ErrVerification, msg: "carries no evidence"},
 		"bad signature": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = badSig }),
 			want: ErrVerification, msg: "certificate"},
@@ -377,30 +223,30 @@ func TestTampered(t *testing.T) {
 			want: ErrVerification, msg: "the workload certificate"},
 		"no certificate": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = nil }),
 			want: ErrVerification, msg: "no workload certificate"},
-		"error answer": {answer: raw(line(api.EnclaveInfo{MsgType: api.MsgError, Version: 1, Error: "workload not attested\x1b[31m"})),
+		"error answer": {answer: remotetest.Raw(remotetest.Line(api.EnclaveInfo{MsgType: api.MsgError, Version: 1, Error: "workload not attested\x1b[31m"})),
 			want: ErrVerification, msg: "no verified workload: workload not attested?[31m"},
 		"other version": {answer: with(func(i *api.EnclaveInfo) { i.Version = 2 }),
 			want: ErrVerification, msg: "version 2"},
 		"other msgtype": {answer: with(func(i *api.EnclaveInfo) { i.MsgType = "HELLO" }),
 			want: ErrVerification, msg: "msgtype"},
-		"garbage line":    {answer: raw([]byte("HTTP/1.1 400 Bad Request\r\n")), want: ErrVerification, msg: "not an EnclaveInfo"},
-		"two objects":     {answer: raw([]byte("{\"msgtype\":\"ENCLAVEINFO\"} {}\n")), want: ErrVerification, msg: "after its JSON object"},
-		"closed early":    {answer: raw([]byte(`{"msgtype":`)), want: ErrConnection, msg: "before a newline"},
-		"no answer":       {answer: func(c net.Conn) { io.Copy(io.Discard, c) }, timeout: 300 * time.Millisecond, want: context.DeadlineExceeded, msg: "reading the enclave info"},
-		"endless line":    {answer: func(c net.Conn) { c.Write(bytes.Repeat([]byte("a"), MaxInfoSize+10)) }, want: ErrVerification, msg: "longer than"},
-		"closed at once":  {answer: func(c net.Conn) {}, want: ErrConnection, msg: "before a newline"},
-		"simulated chain": {answer: honest(w.info), want: verify.ErrVerification, msg: "simulated"},
+		"garbage line":    {answer: remotetest.Raw([]byte("HTTP/1.1 400 Bad Request\r\n")), want: ErrVerification, msg: "not an EnclaveInfo"},
+		"two objects":     {answer: remotetest.Raw([]byte("{\"msgtype\":\"ENCLAVEINFO\"} {}\n")), want: ErrVerification, msg: "after its JSON object"},
+		"closed early":    {answer: remotetest.Raw([]byte(`{"msgtype":`)), want: ErrConnection, msg: "before a newline"},
+		"no answer":       {answer: remotetest.Silent(), timeout: 300 * time.Millisecond, want: context.DeadlineExceeded, msg: "reading the enclave info"},
+		"endless line":    {answer: func(_ context.Context, c net.Conn) { c.Write(bytes.Repeat([]byte("a"), MaxInfoSize+10)) }, want: ErrVerification, msg: "longer than"},
+		"closed at once":  {answer: func(_ context.Context, c net.Conn) {}, want: ErrConnection, msg: "before a newline"},
+		"simulated chain": {answer: remotetest.Honest(w.Info), want: verify.ErrVerification, msg: "simulated"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			noLeak(t)
-			f := startFake(t, "tcp", tc.answer)
+			f := remotetest.Start(t, "tcp", tc.answer)
 			timeout := tc.timeout
 			if timeout == 0 {
 				timeout = 20 * time.Second
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			opts := Options{Addr: f.addr, Config: clientConfig(t), Verify: verify.Options{AllowSimulated: name != "simulated chain"}}
+			opts := Options{Addr: f.Addr, Config: clientConfig(t), Verify: verify.Options{AllowSimulated: name != "simulated chain"}}
 			start := time.Now()
 			res, err := Attest(ctx, opts)
 			if res != nil || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
@@ -421,8 +267,8 @@ func TestTampered(t *testing.T) {
 // connect is a connection error.
 func TestChannel(t *testing.T) {
 	noLeak(t)
-	w := workloadCert(t, "sev_snp_sim", ratstls.FreshnessNone)
-	f := startFake(t, "tcp", honest(w.info))
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
+	f := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
 	strict := &ratstls.Config{}
 	defer strict.Close()
 	_, err := attest(t, f, Options{Config: strict, Verify: verify.Options{AllowSimulated: true}})
@@ -480,10 +326,10 @@ func TestBadOptions(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	noLeak(t)
-	f := startFake(t, "tcp", func(c net.Conn) { io.Copy(io.Discard, c) })
+	f := remotetest.Start(t, "tcp", remotetest.Silent())
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	_, err := Attest(ctx, Options{Addr: f.addr, Config: clientConfig(t)})
+	_, err := Attest(ctx, Options{Addr: f.Addr, Config: clientConfig(t)})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrConnection) {
 		t.Errorf("cancelled while waiting for the enclave info: %v", err)
 	}
@@ -493,9 +339,9 @@ func TestCancel(t *testing.T) {
 // verification: a refusal is ErrVerification, never a panic; and anything
 // accepted is the one real workload.
 func FuzzVerifyInfo(f *testing.F) {
-	w := workloadCert(f, "sev_snp_sim", ratstls.FreshnessNone)
-	f.Add(line(w.info))
-	f.Add(line(api.EnclaveInfo{MsgType: api.MsgError, Version: 1, Error: "x"}))
+	w := remotetest.NewWorkload(f, "sev_snp_sim", ratstls.FreshnessNone)
+	f.Add(remotetest.Line(w.Info))
+	f.Add(remotetest.Line(api.EnclaveInfo{MsgType: api.MsgError, Version: 1, Error: "x"}))
 	f.Add([]byte("{}\n"))
 	f.Add([]byte("\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -513,8 +359,32 @@ func FuzzVerifyInfo(f *testing.F) {
 			}
 			return
 		}
-		if res.ID != w.info.ID {
-			t.Fatalf("accepted %s, the only real workload is %s", res.ID, w.info.ID)
+		if res.ID != w.Info.ID {
+			t.Fatalf("accepted %s, the only real workload is %s", res.ID, w.Info.ID)
 		}
 	})
+}
+
+// TestForward runs the stand-in as inclavared runs: it connects to a real
+// workload for each shelter and forwards the message and its echo.
+func TestForward(t *testing.T) {
+	noLeak(t)
+	workload := remotetest.StartWorkload(t, "tdx_ecdsa_sim")
+	cfg := &ratstls.Config{AllowSimulated: true, Freshness: ratstls.FreshnessNonce}
+	t.Cleanup(func() { cfg.Close() })
+	f := remotetest.Start(t, "tcp", remotetest.Forward("tcp", workload, cfg))
+	for range 2 {
+		res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Message: []byte("through inclavared\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Accepted() || res.Workload.Type != "tdx_ecdsa" || string(res.Reply) != "through inclavared\n" {
+			t.Errorf("%s %s %q", res.Workload.Type, res.Workload.Appraisal.Status, res.Reply)
+		}
+	}
+	// A workload inclavared cannot reach: an ERROR answer.
+	gone := remotetest.Start(t, "tcp", remotetest.Forward("tcp", "127.0.0.1:1", cfg))
+	if _, err := attest(t, gone, Options{Verify: verify.Options{AllowSimulated: true}}); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "no verified workload") {
+		t.Errorf("unreachable workload: %v", err)
+	}
 }
