@@ -5,9 +5,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -179,6 +185,64 @@ func TestServeBinary(t *testing.T) {
 	t.Run("simulated", func(t *testing.T) { serveSimulated(t, bin) })
 	t.Run("vector", func(t *testing.T) { serveVector(t, bin) })
 	t.Run("refuses", func(t *testing.T) { serveRefuses(t, bin) })
+	t.Run("tls", func(t *testing.T) { serveTLS(t, bin) })
+}
+
+// serveTLS: with --tls-cert and --tls-key the service speaks HTTPS, TLS
+// 1.3 only.
+func serveTLS(t *testing.T, bin string) {
+	dir := t.TempDir()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, bin, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	for _, max := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: max}}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + s.addr + "/healthz")
+		if max == tls.VersionTLS13 {
+			if err != nil {
+				t.Errorf("TLS 1.3: %v", err)
+			} else if resp.StatusCode != 200 || resp.TLS.Version != tls.VersionTLS13 {
+				t.Errorf("TLS 1.3: %d, version %#x", resp.StatusCode, resp.TLS.Version)
+			}
+		} else if err == nil {
+			t.Error("a TLS 1.2 client was served")
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		tr.CloseIdleConnections()
+	}
+	if !strings.Contains(s.logs(), "scheme=https") {
+		t.Errorf("the log does not say https:\n%s", s.logs())
+	}
 }
 
 // serveSimulated runs "shelter serve" on loopback TCP, then on a Unix
