@@ -158,7 +158,7 @@ func (h *host) run(ctx context.Context, cfg Config, signals <-chan os.Signal) (i
 		select {
 		case r := <-done:
 			// Processes exec'd into the instance end with its workload.
-			stopServer()
+			h.endExecs(stopServer)
 			stopServer = func() {}
 			if r.err != nil {
 				return 0, createError(cfg.Command[0], r.err)
@@ -178,16 +178,26 @@ func (h *host) run(ctx context.Context, cfg Config, signals <-chan os.Signal) (i
 				continue
 			}
 			h.log.Debug("PAL API version 1 has no pal_kill: destroying the instance", "signal", sig)
-			stopServer()
+			h.endExecs(stopServer)
 			stopServer = func() {}
-			if err := h.lib.Destroy(); err != nil {
-				h.log.Warn("destroying the enclave runtime", "err", err)
-			}
-			h.destroyed = true
 			<-done
 			return 128 + int(sig), nil
 		}
 	}
+}
+
+// endExecs stops the exec socket and ends the processes exec'd into the
+// instance: through pal_kill from each request's handler, or, for a
+// version 1 PAL, which cannot signal one process, by destroying the
+// instance first.
+func (h *host) endExecs(stopServer func()) {
+	if h.lib.Version() == 1 && !h.destroyed {
+		if err := h.lib.Destroy(); err != nil {
+			h.log.Warn("destroying the enclave runtime", "err", err)
+		}
+		h.destroyed = true
+	}
+	stopServer()
 }
 
 // createError classifies a failure to create the workload.

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inclavare/inclavare/runtime/pal/paltest"
+)
+
+// TestStartedThroughLoader runs the runelet as rune does in a container,
+// through an explicitly called dynamic loader: the PAL host must be
+// started the same way.
+func TestStartedThroughLoader(t *testing.T) {
+	need(t)
+	loader, err := filepath.EvalSymlinks("/lib64/ld-linux-x86-64.so.2")
+	if err != nil {
+		paltest.Missing(t, "no x86-64 dynamic loader at /lib64/ld-linux-x86-64.so.2")
+	}
+	p := startCmd(t, nil, baseEnv, []string{loader, "--library-path", filepath.Dir(loader), runeletPath(),
+		"--pal", skeletonPath(3), "--", busybox, "sh", "-c", `tr "\0" " " < /proc/$PPID/cmdline; echo`})
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit code %d; stderr %q", code, p.stderr.String())
+	}
+	want := loader + " --library-path " + filepath.Dir(loader) + " " + runeletPath() + " pal-host --pal"
+	if got := p.stdout.String(); !strings.HasPrefix(got, want) {
+		t.Errorf("the PAL host ran as %q, want %q...", got, want)
+	}
+}
+
+// TestPID1 runs the runelet as the init of a new PID namespace: it reaps
+// the orphans of the whole namespace and forwards signals from outside.
+func TestPID1(t *testing.T) {
+	need(t)
+	if os.Geteuid() != 0 {
+		paltest.Missing(t, "a new PID namespace needs root")
+	}
+	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	p := start(t, attr, baseEnv, "--pal", skeletonPath(3), "--loglevel", "debug", "--", busybox, "sh", "-c",
+		`(/bin/busybox sleep 0.1 &); echo ready; exec /bin/busybox sleep 30`)
+	p.waitLine("ready")
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^NSpid:\s+\d+\s+1$`).Match(status) {
+		t.Errorf("the runelet is not PID 1 of its namespace:\n%s", status)
+	}
+	time.Sleep(500 * time.Millisecond)
+	p.observe()
+	if z := zombies(p.cmd.Process.Pid); len(z) > 0 {
+		t.Errorf("unreaped children of the init: %v", z)
+	}
+	if len(p.seen) < 2 {
+		t.Errorf("expected the PAL host and the workload under the init, saw %v", p.seen)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(); code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143; stderr %q", code, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), `msg="reaped orphan"`) {
+		t.Errorf("the init reaped no orphan; stderr %q", p.stderr.String())
+	}
+	if err := syscall.Kill(p.cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the init is still there (%v)", err)
+	}
+}
