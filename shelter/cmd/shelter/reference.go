@@ -135,7 +135,7 @@ func (m measurements) Set(s string) error {
 	if _, dup := m[k]; dup {
 		return fmt.Errorf("%s given twice", k)
 	}
-	m[k] = v
+	m[k] = strings.ToLower(strings.TrimPrefix(v, "0x"))
 	return nil
 }
 
@@ -182,6 +182,9 @@ func referenceAdd(args []string, stdout, stderr io.Writer) error {
 		}
 		rec.Values = appref.Values{EvidenceType: *evType, Measurements: ms}
 		rec.Source = "manual"
+		if err := rec.Values.Validate(); err != nil {
+			return fmt.Errorf("reference add: %w", err)
+		}
 	}
 	s, err := db.open(ctx, false)
 	if err != nil {
