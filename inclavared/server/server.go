@@ -37,6 +37,7 @@ import (
 	"github.com/inclavare/inclavare/inclavared/address"
 	"github.com/inclavare/inclavare/inclavared/api"
 	"github.com/inclavare/inclavare/inclavared/metrics"
+	"github.com/inclavare/inclavare/tlswrappers/nulltls"
 )
 
 // Options configure a Server.
@@ -94,6 +95,11 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Workload.Verifier == instance.NullVerifierName {
 		return nil, fmt.Errorf("verifier %q would accept a workload without evidence; inclavared must verify the workload, so name a real verifier or none (chosen by evidence type)", instance.NullVerifierName)
+	}
+	for _, c := range []*ratstls.Config{o.Shelter, o.Workload} {
+		if c.TLS == nulltls.Name {
+			return nil, fmt.Errorf("TLS wrapper %q carries bytes unprotected; inclavared speaks only TLS 1.3, so use gotls (the default)", nulltls.Name)
+		}
 	}
 	if o.Xfer.Network == "" {
 		return nil, errors.New("inclavared server: the workload address (xfer) is needed")

@@ -593,3 +593,13 @@ func TestNewRefusesNullVerifier(t *testing.T) {
 		t.Fatalf("New with the null verifier: %v", err)
 	}
 }
+
+func TestNewRefusesNullTLS(t *testing.T) {
+	_, err := New(Options{
+		Shelter: &ratstls.Config{TLS: "nulltls"}, Workload: &ratstls.Config{},
+		Xfer: address.Address{Network: "tcp", Addr: "127.0.0.1:1"}, UpstreamTimeout: time.Second, RequestWait: time.Second,
+	})
+	if err == nil || !strings.Contains(err.Error(), "only TLS 1.3") {
+		t.Fatalf("New with nulltls: %v", err)
+	}
+}

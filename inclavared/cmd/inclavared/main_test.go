@@ -525,6 +525,7 @@ func TestBadInput(t *testing.T) {
 		{append([]string{"--admin", "ftp://x"}, ok...), "--admin: address"},
 		{append([]string{"--verifier", "nullverifier"}, ok...), "inclavared must verify the workload"},
 		{append([]string{"--attester", "no_such_attester"}, ok...), "no_such_attester"},
+		{append([]string{"--tls", "nulltls"}, ok...), "only TLS 1.3"},
 		{append([]string{"--freshness", "sometimes"}, ok...), "freshness"},
 		{append([]string{"--policy", filepath.Join(dir, "missing.yaml")}, ok...), "missing.yaml"},
 		{append(ok, "extra"), "unexpected arguments"},
