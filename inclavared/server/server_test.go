@@ -35,7 +35,7 @@ const waitFor = 10 * time.Second
 
 // workload is an in-process Rats-TLS workload attesting with sev_snp_sim:
 // each connection is handed to handle after its handshake.
-func workload(t *testing.T, network, addr string, handle func(net.Conn)) address.Address {
+func workload(t testing.TB, network, addr string, handle func(net.Conn)) address.Address {
 	t.Helper()
 	cfg := &ratstls.Config{Attester: "sev_snp_sim", Logger: quiet}
 	l, err := ratstls.Listen(context.Background(), network, addr, cfg)
@@ -81,7 +81,7 @@ type started struct {
 }
 
 // start runs a Server forwarding to xfer; edit adjusts its options.
-func start(t *testing.T, xfer address.Address, edit func(*Options)) *started {
+func start(t testing.TB, xfer address.Address, edit func(*Options)) *started {
 	t.Helper()
 	o := Options{
 		Shelter:         &ratstls.Config{Attester: "nullattester", Logger: quiet},
