@@ -29,11 +29,18 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		if os.Geteuid() == 0 {
-			if err := testbuild.Go(dir, testbuild.Module+"/runtime/cmd/rune"); err != nil {
+			// The runelets go next to rune, where it looks for them.
+			if err := testbuild.Go(dir, testbuild.Module+"/runtime/cmd/rune", testbuild.Module+"/runtime/cmd/runelet"); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
 			runeBin = filepath.Join(dir, "rune")
+			cmd := exec.Command("go", "build", "-o", dir+"/", testbuild.Module+"/runtime/cmd/runelet-wasm")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building runelet-wasm: %v\n%s", err, out)
+				return 1
+			}
 		}
 		return m.Run()
 	}()
