@@ -1,0 +1,262 @@
+// Command runelet-wasm is rune's built-in wasm enclave runtime: the first
+// process of a container whose enclave type is wasm. It runs a WebAssembly
+// WASI command (wasi_snapshot_preview1) with runtime/wasm, and is statically
+// linked (CGO_ENABLED=0) so that it runs on a root filesystem without libc.
+//
+//	runelet-wasm [--cache-dir DIR] [--memory-limit BYTES] [--fs-root DIR]
+//	             [--fs-read-only] [--loglevel LEVEL] -- MODULE.wasm [ARGS...]
+//	runelet-wasm measure MODULE.wasm
+//
+// The module gets ARGS (after MODULE.wasm, its program name), runelet-wasm's
+// environment, its standard streams, real clocks, randomness from the
+// kernel, and --fs-root (default "/", the container's root; "" for none) as
+// its "/", read-only with --fs-read-only (a read-only container root is
+// read-only anyway). --memory-limit bounds its linear memory (rounded down
+// to 64 KiB pages; default 4 GiB, the most a 32-bit module can have).
+// --cache-dir keeps compiled native code so that the next start of the same
+// module does not compile it again: only runelet-wasm may write there.
+// --loglevel is debug, info, warn (the default), error or off; logs go to
+// stderr.
+//
+// "measure" prints the module's measurement, the SHA-256 of its bytes in
+// hex: the identity of what runs.
+//
+// As PID 1 it reaps orphans; SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the
+// module, even in a busy loop (runelet-wasm exits at the latest 2 seconds
+// later if the module is blocked in a host call).
+//
+// Exit codes: the module's own (0 when _start returns; a code above 255
+// becomes 255), 128+N after signal N stopped it, 134 when it trapped (as a
+// native program that aborts), 125 for runelet-wasm's own errors (usage,
+// flags, setup), 126 for a module that cannot run (not valid WebAssembly,
+// not a WASI command, more memory declared than the limit, unknown
+// imports), 127 for a module file that cannot be read.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/inclavare/inclavare/runtime/wasm"
+)
+
+// Exit codes of runelet-wasm's own failures.
+const (
+	exitUsage      = 125
+	exitCannotRun  = 126
+	exitNotFound   = 127
+	exitSignalBase = 128
+)
+
+// stopGrace is how long runelet-wasm waits for the module to stop after a
+// signal before it exits anyway.
+const stopGrace = 2 * time.Second
+
+// exitError carries an exit code with its error (nil: no message).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	var err error
+	if len(args) > 0 && args[0] == "measure" {
+		err = measureCommand(args[1:], stdout, stderr)
+	} else {
+		err = runCommand(args, stderr)
+	}
+	if err == nil {
+		return 0
+	}
+	var e *exitError
+	if !errors.As(err, &e) {
+		e = &exitError{code: exitUsage, err: err}
+	}
+	if e.err != nil {
+		fmt.Fprintf(stderr, "runelet-wasm: %v\n", e.err)
+	}
+	return e.code
+}
+
+// measureCommand is "runelet-wasm measure MODULE".
+func measureCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("runelet-wasm measure", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: runelet-wasm measure MODULE.wasm") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: exitUsage}
+	}
+	if fs.NArg() != 1 {
+		return errors.New("measure: want one argument, the module's path (usage: runelet-wasm measure MODULE.wasm)")
+	}
+	m, err := wasm.MeasureFile(fs.Arg(0))
+	if err != nil {
+		return &exitError{code: exitNotFound, err: fmt.Errorf("measure: %w", err)}
+	}
+	fmt.Fprintln(stdout, m)
+	return nil
+}
+
+// runCommand is "runelet-wasm [flags] -- MODULE ARGS...": it runs the
+// module and returns an *exitError carrying the exit code (nil for 0).
+func runCommand(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("runelet-wasm", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cacheDir := fs.String("cache-dir", "", "`DIR` of compiled modules (none: compile at every start)")
+	memLimit := fs.String("memory-limit", "0", "the module's most linear memory in `BYTES`, rounded down to 64 KiB pages (0: 4 GiB)")
+	fsRoot := fs.String("fs-root", "/", "host `DIR` the module sees as \"/\" (\"\": no filesystem)")
+	fsReadOnly := fs.Bool("fs-read-only", false, "make --fs-root read-only to the module")
+	logLevel := fs.String("loglevel", "warn", "`LEVEL` of logs on stderr: debug, info, warn, error or off")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: runelet-wasm [flags] -- MODULE.wasm [ARGS...]\n       runelet-wasm measure MODULE.wasm\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: exitUsage}
+	}
+	if fs.NArg() == 0 {
+		return errors.New("no module to run (usage: runelet-wasm [flags] -- MODULE.wasm [ARGS...])")
+	}
+	limit, err := strconv.ParseUint(*memLimit, 10, 64)
+	if err != nil {
+		return fmt.Errorf("--memory-limit %q: want a number of bytes: %w", *memLimit, err)
+	}
+	log, err := newLogger(*logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	log.Info("runelet-wasm starting", "pid", os.Getpid(), "module", fs.Arg(0))
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stopSignals := handleSignals(cancel, log)
+	defer stopSignals()
+
+	path := fs.Arg(0)
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return &exitError{code: exitNotFound, err: fmt.Errorf("reading the module: %w", err)}
+	}
+	r, err := wasm.New(ctx, wasm.Options{CacheDir: *cacheDir, MemoryLimit: limit, Logger: log})
+	if err != nil {
+		return fmt.Errorf("--memory-limit %d: %w", limit, err)
+	}
+	abandoned := false // the module is still running: leave it to exit
+	defer func() {
+		if !abandoned {
+			r.Close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	done := make(chan result, 1)
+	go func() {
+		code, err := compileAndRun(ctx, r, bin, wasm.Process{
+			Args:         fs.Args(),
+			Env:          os.Environ(),
+			Stdin:        os.Stdin,
+			Stdout:       os.Stdout,
+			Stderr:       os.Stderr,
+			Root:         *fsRoot,
+			ReadOnlyRoot: *fsReadOnly,
+		}, log)
+		done <- result{code, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		select {
+		case res = <-done:
+		case <-time.After(stopGrace):
+			log.Warn("the module did not stop in time (blocked in a host call); exiting", "grace", stopGrace)
+			res, abandoned = result{-1, context.Cause(ctx)}, true
+		}
+	}
+	return exitFor(res, log)
+}
+
+// result is how a run ended.
+type result struct {
+	code int
+	err  error
+}
+
+// compileAndRun compiles bin in r and runs it with p.
+func compileAndRun(ctx context.Context, r *wasm.Runtime, bin []byte, p wasm.Process, log *slog.Logger) (int, error) {
+	m, err := r.Compile(ctx, bin)
+	if err != nil {
+		return -1, err
+	}
+	defer m.Close(context.WithoutCancel(ctx))
+	log.Info("running wasm module", "measurement", m.Measurement(), "compile", m.CompileTime())
+	return r.Run(ctx, m, p)
+}
+
+// exitFor maps how the module ended to runelet-wasm's exit.
+func exitFor(res result, log *slog.Logger) error {
+	var sig signalError
+	switch {
+	case res.err == nil:
+		log.Info("wasm module exited", "code", res.code)
+		if res.code == 0 {
+			return nil
+		}
+		return &exitError{code: res.code}
+	case errors.As(res.err, &sig):
+		log.Info("wasm module stopped by a signal", "signal", sig.sig)
+		return &exitError{code: exitSignalBase + int(sig.sig)}
+	case errors.Is(res.err, wasm.ErrTrap):
+		return &exitError{code: wasm.ExitTrap, err: res.err}
+	case errors.Is(res.err, wasm.ErrInvalidModule), errors.Is(res.err, wasm.ErrNotCommand):
+		return &exitError{code: exitCannotRun, err: res.err}
+	default:
+		return &exitError{code: exitUsage, err: res.err}
+	}
+}
+
+// signalError is the cause of the module's context when a signal stops it.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return "stopped by signal " + e.sig.String() }
+
+// newLogger returns a text logger on w at level.
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	switch level {
+	case "off":
+		return slog.New(slog.DiscardHandler), nil
+	case "debug":
+		l = slog.LevelDebug
+	case "info":
+		l = slog.LevelInfo
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return nil, fmt.Errorf("--loglevel %q: want debug, info, warn, error or off", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})).With("component", "runelet-wasm"), nil
+}
