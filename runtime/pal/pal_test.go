@@ -49,17 +49,17 @@ func built(t *testing.T, name string) string {
 			return
 		}
 		ctx := context.Background()
+		errs := make([]error, 5)
+		var wg sync.WaitGroup
 		for v := 1; v <= 3; v++ {
-			if _, buildErr = paltest.BuildSkeleton(ctx, buildDir, v); buildErr != nil {
-				return
-			}
+			wg.Go(func() { _, errs[v-1] = paltest.BuildSkeleton(ctx, buildDir, v) })
 		}
-		for _, src := range []string{"version4", "nokill"} {
+		for i, src := range []string{"version4", "nokill"} {
 			out := filepath.Join(buildDir, src+".so")
-			if buildErr = paltest.Build(ctx, out, nil, filepath.Join("testdata", src+".c")); buildErr != nil {
-				return
-			}
+			wg.Go(func() { errs[3+i] = paltest.Build(ctx, out, nil, filepath.Join("testdata", src+".c")) })
 		}
+		wg.Wait()
+		buildErr = errors.Join(errs...)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

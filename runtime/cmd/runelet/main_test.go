@@ -314,10 +314,14 @@ func TestRunFailures(t *testing.T) {
 		"no workload":           {[]string{"--pal", skeletonPath(3)}, 125, "no workload"},
 		"missing run dir":       {[]string{"--pal", skeletonPath(3), "--run-dir", filepath.Join(dir, "none"), "--", busybox, "true"}, 125, "--run-dir"},
 	} {
-		p := start(t, nil, baseEnv, tc.args...)
+		runDir := t.TempDir()
+		p := start(t, nil, baseEnv, append([]string{"--run-dir", runDir}, tc.args...)...)
 		code := p.wait()
 		if code != tc.code || !strings.Contains(strings.ToLower(p.stderr.String()), strings.ToLower(tc.want)) {
 			t.Errorf("%s: exit %d, stderr %q; want %d and %q", name, code, p.stderr.String(), tc.code, tc.want)
+		}
+		if left, _ := os.ReadDir(runDir); len(left) > 0 {
+			t.Errorf("%s: left %v in the run directory", name, left)
 		}
 	}
 }
