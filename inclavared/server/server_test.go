@@ -37,7 +37,12 @@ const waitFor = 10 * time.Second
 // each connection is handed to handle after its handshake.
 func workload(t testing.TB, network, addr string, handle func(net.Conn)) address.Address {
 	t.Helper()
-	cfg := &ratstls.Config{Attester: "sev_snp_sim", Logger: quiet}
+	return workloadWith(t, &ratstls.Config{Attester: "sev_snp_sim", Logger: quiet}, network, addr, handle)
+}
+
+// workloadWith is workload with the configuration cfg.
+func workloadWith(t testing.TB, cfg *ratstls.Config, network, addr string, handle func(net.Conn)) address.Address {
+	t.Helper()
 	l, err := ratstls.Listen(context.Background(), network, addr, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -601,5 +606,27 @@ func TestNewRefusesNullTLS(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "only TLS 1.3") {
 		t.Fatalf("New with nulltls: %v", err)
+	}
+}
+
+func TestMutual(t *testing.T) {
+	noLeak(t)
+	peers := make(chan *ratstls.Peer, 1)
+	wcfg := &ratstls.Config{Attester: "sev_snp_sim", Mutual: true, AllowSimulated: true, Logger: quiet}
+	xfer := workloadWith(t, wcfg, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		peers <- c.(*ratstls.Conn).Peer()
+		echo(c)
+	})
+	s := start(t, xfer, func(o *Options) {
+		o.Workload.Mutual = true
+		o.Workload.Attester = "sev_snp_sim"
+		o.Shelter.Mutual = true // ignored: shelter is not asked to attest
+	})
+	info, _ := askInfo(t, s.shelter(t))
+	if info.ID != defaultID() {
+		t.Fatalf("answer %+v", info)
+	}
+	if p := <-peers; p == nil || !p.Attested || p.EvidenceType != "sev_snp" {
+		t.Errorf("the workload saw inclavared as %+v, want attested sev_snp", p)
 	}
 }
