@@ -64,7 +64,8 @@ type Options struct {
 	// the Runtime logs a warning and compiles without it.
 	CacheDir string
 	// MemoryLimit is the most linear memory, in bytes, that a module may
-	// have; it is rounded down to whole 64 KiB pages. 0 means
+	// have; it is rounded down to whole 64 KiB pages. 0, or more than
+	// MaxMemoryLimit (a container's memory limit, say), means
 	// MaxMemoryLimit. A module that declares more memory than this fails
 	// to compile with ErrInvalidModule; memory.grow beyond it returns -1 to
 	// the module (which usually aborts: see TrapError).
@@ -92,14 +93,14 @@ type Runtime struct {
 }
 
 // New returns a Runtime with opts. It fails on a memory limit below one
-// page or above MaxMemoryLimit.
+// page.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
 	limit := opts.MemoryLimit
-	if limit == 0 {
+	if limit == 0 || limit > MaxMemoryLimit {
 		limit = MaxMemoryLimit
 	}
-	if limit < PageSize || limit > MaxMemoryLimit {
-		return nil, fmt.Errorf("wasm: memory limit of %d bytes is outside [%d, %d] (one 64 KiB page to 4 GiB): choose a limit in that range", opts.MemoryLimit, PageSize, uint64(MaxMemoryLimit))
+	if limit < PageSize {
+		return nil, fmt.Errorf("wasm: memory limit of %d bytes is below one 64 KiB page, the least memory a module can have: give at least %d", opts.MemoryLimit, PageSize)
 	}
 	r := &Runtime{opts: opts, limitPages: uint32(limit / PageSize), log: opts.Logger}
 	if r.log == nil {

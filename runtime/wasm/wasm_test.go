@@ -277,10 +277,17 @@ func TestMemoryLimit(t *testing.T) {
 			t.Errorf("Compile(bigmem) = %v; want ErrInvalidModule naming the limit", err)
 		}
 	})
-	t.Run("out of range", func(t *testing.T) {
-		for _, limit := range []uint64{1, PageSize - 1, MaxMemoryLimit + PageSize} {
+	t.Run("below a page", func(t *testing.T) {
+		for _, limit := range []uint64{1, PageSize - 1} {
 			if _, err := New(context.Background(), Options{MemoryLimit: limit}); err == nil || !strings.Contains(err.Error(), "memory limit") {
 				t.Errorf("New(MemoryLimit %d) = %v; want an error", limit, err)
+			}
+		}
+	})
+	t.Run("above 4 GiB", func(t *testing.T) {
+		for _, limit := range []uint64{0, MaxMemoryLimit + PageSize, 8 << 30} {
+			if r := newRuntime(t, Options{MemoryLimit: limit}); r.MemoryLimit() != MaxMemoryLimit {
+				t.Errorf("New(MemoryLimit %d).MemoryLimit() = %d, want %d", limit, r.MemoryLimit(), uint64(MaxMemoryLimit))
 			}
 		}
 	})

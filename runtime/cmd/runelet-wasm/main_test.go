@@ -99,6 +99,10 @@ func TestRunHello(t *testing.T) {
 	if out.code != 7 || out.stdout != want || out.stderr != "" {
 		t.Errorf("hello = %d, stdout %q, stderr %q; want 7, %q and no stderr", out.code, out.stdout, out.stderr, want)
 	}
+	// A container's memory limit above 4 GiB leaves the wasm32 maximum.
+	if out := runelet(t, nil, "--memory-limit", "8589934592", "--", hello); out.code != 0 {
+		t.Errorf("--memory-limit 8 GiB: code %d, stderr %q; want 0", out.code, out.stderr)
+	}
 	// Without "--" too; an exit code the kernel cannot carry is 255.
 	if out := runelet(t, nil, hello, "exit=256"); out.code != 255 {
 		t.Errorf("exit=256: code %d, want 255; stderr %q", out.code, out.stderr)
@@ -175,7 +179,7 @@ func TestErrors(t *testing.T) {
 		{"no module", []string{"--cache-dir", t.TempDir()}, 125, "no module to run"},
 		{"unknown flag", []string{"--frobnicate", hello}, 125, "flag provided but not defined: -frobnicate"},
 		{"memory limit not a number", []string{"--memory-limit", "1Mi", hello}, 125, `--memory-limit "1Mi": want a number of bytes`},
-		{"memory limit too small", []string{"--memory-limit", "4096", hello}, 125, "memory limit of 4096 bytes is outside"},
+		{"memory limit too small", []string{"--memory-limit", "4096", hello}, 125, "memory limit of 4096 bytes is below one 64 KiB page"},
 		{"bad log level", []string{"--loglevel", "loud", hello}, 125, `--loglevel "loud"`},
 		{"measure nothing", []string{"measure"}, 125, "measure: want one argument"},
 		{"measure missing", []string{"measure", "/nonexistent/app.wasm"}, 127, "no such file or directory"},
