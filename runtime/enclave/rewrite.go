@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -52,6 +53,11 @@ type Host struct {
 	AesmdDir string
 	// CacheDir is the root of the wasm caches; "" means DefaultCacheDir.
 	CacheDir string
+	// PALDirs, when not empty, are the only host directories the PAL and
+	// the extra libraries may come from. A bundle's annotations are input
+	// from whoever wrote the bundle, and the PAL is loaded on the host by
+	// the probe: on a shared host, name the installed PALs' directories.
+	PALDirs []string
 }
 
 func (h *Host) devDir() string   { return or(h.DevDir, "/dev") }
@@ -85,8 +91,14 @@ func (c *Config) Validate(ctx context.Context, h Host) error {
 	if err := checkSharedObject(c.RuntimePath); err != nil {
 		return fmt.Errorf("PAL %s (%s): %w", c.RuntimePath, AnnotationRuntimePath, err)
 	}
+	if err := checkAllowed(c.RuntimePath, h.PALDirs); err != nil {
+		return fmt.Errorf("PAL %s (%s): %w", c.RuntimePath, AnnotationRuntimePath, err)
+	}
 	for _, l := range c.Libs {
 		if err := checkSharedObject(l); err != nil {
+			return fmt.Errorf("library %s (%s): %w", l, AnnotationLibs, err)
+		}
+		if err := checkAllowed(l, h.PALDirs); err != nil {
 			return fmt.Errorf("library %s (%s): %w", l, AnnotationLibs, err)
 		}
 	}
@@ -105,6 +117,28 @@ func (c *Config) Validate(ctx context.Context, h Host) error {
 		return err
 	}
 	return checkProbe(c.RuntimePath, r)
+}
+
+// checkAllowed checks that path, symbolic links resolved, lies in one of
+// dirs (any path when dirs is empty).
+func checkAllowed(path string, dirs []string) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		rd, err := filepath.EvalSymlinks(d)
+		if err != nil {
+			continue
+		}
+		if strings.HasPrefix(real, rd+string(filepath.Separator)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is outside the allowed PAL directories %s: install it there, or add its directory to RUNE_PAL_DIRS", real, strings.Join(dirs, ":"))
 }
 
 // checkStatic checks that path is an ELF executable with no interpreter, so

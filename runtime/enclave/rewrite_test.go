@@ -54,9 +54,22 @@ func TestValidatePAL(t *testing.T) {
 		{"version zero", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, &fakeProber{r: &ProbeResult{Version: 0}}, "version 0"},
 		{"missing symbols", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, &fakeProber{r: &ProbeResult{Version: 2, Missing: []string{"pal_exec", "pal_kill"}}}, "lacks required symbols pal_exec, pal_kill"},
 		{"bad type", Config{Type: "sgx", RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, okProbe(), "unknown enclave type"},
+		{"PAL outside PALDirs", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, okProbe(), "outside the allowed PAL directories"},
+		{"lib outside PALDirs", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info", Libs: []string{ft.extra}}, ft.runelet, okProbe(), "libother.so (enclave.runtime.libs): "},
+		{"PAL inside PALDirs", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, okProbe(), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate(context.Background(), Host{Runelet: tc.runelet, Prober: tc.prober})
+			host := Host{Runelet: tc.runelet, Prober: tc.prober}
+			switch {
+			case strings.HasPrefix(tc.name, "PAL outside"):
+				host.PALDirs = []string{filepath.Join(ft.dir, "libs")}
+			case strings.HasPrefix(tc.name, "lib outside"):
+				host.PALDirs = []string{ft.dir + "/../" + filepath.Base(ft.dir)}
+				tc.cfg.Libs = []string{otherLib(t)}
+			case strings.HasPrefix(tc.name, "PAL inside"):
+				host.PALDirs = []string{"/nonexistent", ft.dir}
+			}
+			err := tc.cfg.Validate(context.Background(), host)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -71,6 +84,12 @@ func TestValidatePAL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherLib builds a shared object outside the fake tree.
+func otherLib(t *testing.T) string {
+	t.Helper()
+	return gcc(t, t.TempDir(), "libother.so", "int other(void) { return 2; }\n", "-shared", "-fPIC")
 }
 
 func mountFor(spec *specs.Spec, dst string) *specs.Mount {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -177,6 +178,12 @@ func startContainer(c *cli.Context, act action) (int, error) {
 func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, runDir string) error {
 	runelet, wasm := tools()
 	host := enclave.Host{Runelet: runelet, RuneletWasm: wasm, CacheDir: os.Getenv("RUNE_WASM_CACHE")}
+	for _, d := range filepath.SplitList(os.Getenv("RUNE_PAL_DIRS")) {
+		if d != "" {
+			host.PALDirs = append(host.PALDirs, d)
+		}
+	}
+	slog.Debug("enclave configuration", "type", cfg.Type, "pal", cfg.RuntimePath, "loglevel", cfg.LogLevel, "libs", cfg.Libs, "runelet", runelet, "runelet-wasm", wasm)
 	if err := cfg.Validate(ctx, host); err != nil {
 		return fmt.Errorf("enclave configuration: %w", err)
 	}
@@ -194,5 +201,6 @@ func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, 
 	if err := cfg.Rewrite(spec, host, runDir, rootfs); err != nil {
 		return fmt.Errorf("enclave configuration: %w", err)
 	}
+	slog.Debug("enclave launch", "args", spec.Process.Args)
 	return nil
 }
