@@ -388,3 +388,27 @@ func TestForward(t *testing.T) {
 		t.Errorf("unreachable workload: %v", err)
 	}
 }
+
+// BenchmarkAttest is one remote attestation on loopback: a Rats-TLS
+// handshake with the inclavared stand-in (simulated SGX, verified), the
+// enclave info exchange, and the re-verification and appraisal of a
+// simulated SEV-SNP workload's certificate with reference values.
+func BenchmarkAttest(b *testing.B) {
+	w := remotetest.NewWorkload(b, "sev_snp_sim", ratstls.FreshnessNone)
+	f := remotetest.Start(b, "tcp", remotetest.Honest(w.Info))
+	for _, fresh := range []ratstls.Freshness{ratstls.FreshnessNone, ratstls.FreshnessExporter} {
+		b.Run("channel="+string(fresh), func(b *testing.B) {
+			cfg := &ratstls.Config{AllowSimulated: true, Freshness: fresh}
+			defer cfg.Close()
+			ref := w.Values
+			opts := Options{Addr: f.Addr, Config: cfg, Verify: verify.Options{AllowSimulated: true}, Reference: &ref, ReferenceName: "web"}
+			ctx := context.Background()
+			for b.Loop() {
+				res, err := Attest(ctx, opts)
+				if err != nil || !res.Accepted() {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
