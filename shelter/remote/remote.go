@@ -104,8 +104,10 @@ type Options struct {
 	// the evidence must be bound to.
 	Verify verify.Options
 	// Reference, when not nil, are the launch measurements the workload
-	// must have; ReferenceName names them in the verdict's reasons.
-	Reference     *appref.Values
+	// must have.
+	Reference *appref.Values
+	// ReferenceName names Reference in the verdict's reasons (the
+	// workload name they were recorded under).
 	ReferenceName string
 	// Message, when not empty, is sent to the workload after an accepted
 	// verdict (a newline is added if it has none), and one line of reply
@@ -136,11 +138,12 @@ type Result struct {
 	ID string
 	// Measurements are the verified launch measurements.
 	Measurements appref.Values
-	// ReferenceChecked tells that Options.Reference was compared;
-	// ReferenceError is the mismatch, if any (the verdict is then
-	// contraindicated).
+	// ReferenceChecked tells that Options.Reference was compared.
 	ReferenceChecked bool
-	ReferenceError   error
+	// ReferenceError is the mismatch with Options.Reference, if any
+	// (wrapping appraisal/reference.ErrMismatch); the verdict is then
+	// contraindicated.
+	ReferenceError error
 	// Reply is the workload's reply to Options.Message, newline included.
 	Reply []byte
 }

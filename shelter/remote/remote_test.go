@@ -412,3 +412,15 @@ func BenchmarkAttest(b *testing.B) {
 		})
 	}
 }
+
+// TestMessageFails: when the workload does not answer the message, the
+// verdict still comes back, with ErrMessage.
+func TestMessageFails(t *testing.T) {
+	noLeak(t)
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
+	f := remotetest.Start(t, "tcp", remotetest.Raw(remotetest.Line(w.Info)))
+	res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Message: []byte("anyone?")})
+	if !errors.Is(err, ErrMessage) || errors.Is(err, ErrVerification) || res == nil || !res.Accepted() || res.Reply != nil {
+		t.Fatalf("workload hung up on the message: %+v, %v", res, err)
+	}
+}
