@@ -159,6 +159,7 @@ func TestEnclaveBadInputs(t *testing.T) {
 		{"PAL missing symbols", map[string]string{"enclave.type": "simulated", "enclave.runtime.path": partial}, nil, nil, "pal_create_process"},
 		{"bad log level", map[string]string{"enclave.type": "simulated", "enclave.runtime.path": pal}, []string{"ENCLAVE_RUNTIME_LOGLEVEL=verbose"}, nil, `bad enclave log level "verbose"`},
 		{"bad type from env", map[string]string{"enclave.type": "simulated", "enclave.runtime.path": pal}, []string{"ENCLAVE_TYPE=sgx"}, nil, `unknown enclave type "sgx"`},
+		{"PAL outside RUNE_PAL_DIRS", map[string]string{"enclave.type": "simulated", "enclave.runtime.path": pal}, nil, []string{"RUNE_PAL_DIRS=" + dir}, "outside the allowed PAL directories"},
 		{"no runelet", map[string]string{"enclave.type": "simulated", "enclave.runtime.path": pal}, nil, []string{"RUNE_RUNELET=" + filepath.Join(dir, "no-runelet")}, "RUNE_RUNELET"},
 		{"wasm with a PAL", map[string]string{"enclave.type": "wasm", "enclave.runtime.path": pal}, nil, nil, "not used with enclave type wasm"},
 		{"wasm module missing", map[string]string{"enclave.type": "wasm"}, nil, nil, "wasm module /bin/sh"},
