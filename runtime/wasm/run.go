@@ -87,7 +87,8 @@ func (e *TrapError) Unwrap() error { return e.Err }
 // an error wrapping context.Cause(ctx) when ctx ended the module; -1 and an
 // error matching ErrNotCommand when the module cannot be instantiated (an
 // import that WASI preview 1 does not provide, a data segment out of
-// bounds); -1 and an error naming the bad entry for a malformed p.Env.
+// bounds); -1 and an error naming the bad entry for a malformed p.Env or a
+// NUL byte in p.Args or p.Env.
 func (r *Runtime) Run(ctx context.Context, m *Module, p Process) (int, error) {
 	cfg, err := moduleConfig(p)
 	if err != nil {
@@ -146,10 +147,18 @@ func moduleConfig(p Process) (wazero.ModuleConfig, error) {
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithRandSource(rand.Reader)
+	for i, a := range p.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, fmt.Errorf("wasm: argument %d %q contains a NUL byte, which WASI strings cannot carry", i, a)
+		}
+	}
 	for _, kv := range p.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("wasm: environment entry %q is not KEY=VALUE", kv)
+		}
+		if strings.IndexByte(kv, 0) >= 0 {
+			return nil, fmt.Errorf("wasm: environment entry %q contains a NUL byte, which WASI strings cannot carry", kv)
 		}
 		cfg = cfg.WithEnv(k, v)
 	}

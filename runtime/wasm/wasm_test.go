@@ -330,17 +330,21 @@ func TestBadModules(t *testing.T) {
 			t.Errorf("Run = %d, %v; want -1, ErrNotCommand naming the import's module", code, err)
 		}
 	})
-	t.Run("bad env", func(t *testing.T) {
+	t.Run("bad env or args", func(t *testing.T) {
 		m, err := r.Compile(context.Background(), testdata(t, "trap"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer m.Close(context.Background())
-		for _, env := range []string{"NOVALUE", "=value"} {
+		for _, env := range []string{"NOVALUE", "=value", "NUL=a\x00b"} {
 			code, err := r.Run(context.Background(), m, Process{Env: []string{"OK=1", env}})
 			if code != -1 || err == nil || !strings.Contains(err.Error(), strconv.Quote(env)) {
 				t.Errorf("Run with env %q = %d, %v; want an error naming it", env, code, err)
 			}
+		}
+		code, err := r.Run(context.Background(), m, Process{Args: []string{"trap", "a\x00b"}})
+		if code != -1 || err == nil || !strings.Contains(err.Error(), `argument 1 "a\x00b" contains a NUL byte`) {
+			t.Errorf("Run with a NUL in an argument = %d, %v; want an error naming it", code, err)
 		}
 	})
 }
