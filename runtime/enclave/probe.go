@@ -22,6 +22,8 @@ type ProbeResult struct {
 	Symbols []string `json:"symbols"`
 	// Missing are the symbols its version requires but it lacks.
 	Missing []string `json:"missing"`
+	// Error says why the PAL is unusable, when the runelet found it so.
+	Error string `json:"error,omitempty"`
 }
 
 // Prober inspects a PAL shared object without loading it into rune.
@@ -78,6 +80,7 @@ func ParseProbe(data []byte) (*ProbeResult, error) {
 		Version *int     `json:"version"`
 		Symbols []string `json:"symbols"`
 		Missing []string `json:"missing"`
+		Error   string   `json:"error"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
@@ -89,7 +92,7 @@ func ParseProbe(data []byte) (*ProbeResult, error) {
 	if raw.Version == nil {
 		return nil, errors.New("runelet probe report has no version")
 	}
-	return &ProbeResult{Version: *raw.Version, Symbols: raw.Symbols, Missing: raw.Missing}, nil
+	return &ProbeResult{Version: *raw.Version, Symbols: raw.Symbols, Missing: raw.Missing, Error: raw.Error}, nil
 }
 
 // checkProbe checks a probe report: a version rune speaks, no missing symbol.
@@ -99,6 +102,9 @@ func checkProbe(pal string, r *ProbeResult) error {
 	}
 	if len(r.Missing) > 0 {
 		return fmt.Errorf("PAL %s (API version %d) lacks required symbols %s: rebuild it against the PAL API", pal, r.Version, strings.Join(r.Missing, ", "))
+	}
+	if r.Error != "" {
+		return fmt.Errorf("PAL %s is unusable: %s", pal, r.Error)
 	}
 	return nil
 }

@@ -68,6 +68,7 @@ func FuzzParseProbe(f *testing.F) {
 	f.Add([]byte(`{"version": 1}`))
 	f.Add([]byte(`{"version": 1} x`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"version": 2, "missing": [], "error": "pal_get_version returned 0"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseProbe(data)
 		if err != nil {
@@ -75,7 +76,7 @@ func FuzzParseProbe(f *testing.F) {
 		}
 		// Whatever parses must be judged by checkProbe without panicking,
 		// and only versions 1..3 without missing symbols pass.
-		if checkProbe("/p.so", r) == nil && (r.Version < 1 || r.Version > MaxPALVersion || len(r.Missing) > 0) {
+		if checkProbe("/p.so", r) == nil && (r.Version < 1 || r.Version > MaxPALVersion || len(r.Missing) > 0 || r.Error != "") {
 			t.Fatalf("checkProbe accepted %+v", r)
 		}
 	})

@@ -53,6 +53,7 @@ func TestValidatePAL(t *testing.T) {
 		{"version too new", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, &fakeProber{r: &ProbeResult{Version: 4}}, "version 4; rune supports versions 1 to 3"},
 		{"version zero", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, &fakeProber{r: &ProbeResult{Version: 0}}, "version 0"},
 		{"missing symbols", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, &fakeProber{r: &ProbeResult{Version: 2, Missing: []string{"pal_exec", "pal_kill"}}}, "lacks required symbols pal_exec, pal_kill"},
+		{"probe reports an error", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, &fakeProber{r: &ProbeResult{Version: 2, Error: "pal_get_version returned 0"}}, "unusable: pal_get_version returned 0"},
 		{"bad type", Config{Type: "sgx", RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, okProbe(), "unknown enclave type"},
 		{"PAL outside PALDirs", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info"}, ft.runelet, okProbe(), "outside the allowed PAL directories"},
 		{"lib outside PALDirs", Config{Type: TypeSimulated, RuntimePath: ft.pal, LogLevel: "info", Libs: []string{ft.extra}}, ft.runelet, okProbe(), "libother.so (enclave.runtime.libs): "},
