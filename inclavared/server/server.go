@@ -218,7 +218,8 @@ func (s *Server) stopAccepting() {
 
 // Shutdown stops accepting, waits for open sessions to end until ctx ends
 // (the grace period), then closes those still open and waits for them. It
-// returns the number of sessions it had to close.
+// returns the number of sessions it had to close, and then an error
+// wrapping ctx's.
 func (s *Server) Shutdown(ctx context.Context) (closed int, err error) {
 	s.stopAccepting()
 	done := make(chan struct{})
@@ -236,7 +237,7 @@ func (s *Server) Shutdown(ctx context.Context) (closed int, err error) {
 	s.mu.Unlock()
 	s.cancelHard()
 	<-done
-	return closed, nil
+	return closed, fmt.Errorf("%d sessions still open at the end of the grace period were closed: %w", closed, context.Cause(ctx))
 }
 
 // Close stops accepting, closes every session and waits for them.

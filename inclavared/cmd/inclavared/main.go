@@ -148,11 +148,10 @@ func run(ctx context.Context, fs *flag.FlagSet, opts *cli.Options, settings *con
 	m.SetHealthy(false)
 	log.Info("inclavared stopping", "open_sessions", srv.Active(), "grace_period", settings.GracePeriod)
 	grace, cancel := context.WithTimeout(context.Background(), settings.GracePeriod)
-	closed, _ := srv.Shutdown(grace)
-	cancel()
-	if closed > 0 {
-		log.Info("sessions closed at the end of the grace period", "sessions", closed)
+	if closed, err := srv.Shutdown(grace); err != nil {
+		log.Info("sessions closed at the end of the grace period", "sessions", closed, "err", err)
 	}
+	cancel()
 	if serveDone != nil {
 		if err := <-serveDone; err != nil && serveErr == nil && !errors.Is(err, server.ErrClosed) {
 			serveErr = err
