@@ -7,6 +7,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"syscall"
+	"time"
 )
 
 // The bbolt file format, as far as preflight reads it: each of the first
@@ -62,6 +64,35 @@ func parseMeta(p []byte) (meta, error) {
 	}
 	return out, nil
 }
+
+// preflightLocked runs preflight under a shared lock on the file, the
+// lock bbolt's readers take, waiting for it until deadline: no writer has
+// the database open meanwhile, so its pages are not read half-written.
+func preflightLocked(path string, deadline time.Time) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening the reference database: %w", err)
+	}
+	defer f.Close()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("locking the reference database %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			return errLockTimeout
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Closing f releases the lock.
+	return preflight(path)
+}
+
+// errLockTimeout is turned into ErrLocked by Open.
+var errLockTimeout = errors.New("lock timeout")
 
 // preflight checks, with plain reads, what bbolt assumes when it maps the
 // file: an empty file is refused (shelter never leaves one: see create);

@@ -103,6 +103,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = max(time.Until(d), time.Millisecond)
 	}
+	var db *bolt.DB
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if opts.ReadOnly {
 			return nil, fmt.Errorf("%w: %s (record reference values with shelter reference add, or give --db)", ErrNoDatabase, path)
@@ -113,15 +114,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("opening the reference database: %w", err)
 	}
-	if err := preflight(path); err != nil {
-		return nil, err
+	deadline := time.Now().Add(timeout)
+	err := preflightLocked(path, deadline)
+	if err == nil {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: max(time.Until(deadline), time.Millisecond), ReadOnly: opts.ReadOnly})
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
 	switch {
-	case errors.Is(err, berrors.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout), errors.Is(err, errLockTimeout):
 		return nil, fmt.Errorf("%w: %s: still locked after %v; is another shelter running? (wait, or raise --lock-timeout)", ErrLocked, path, timeout)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
 		return nil, fmt.Errorf("%w: %s: %w (move it aside and add the reference values again)", ErrCorrupt, path, err)
+	case errors.Is(err, ErrCorrupt):
+		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("opening the reference database %s: %w", path, err)
 	}

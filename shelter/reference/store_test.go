@@ -219,9 +219,9 @@ func TestConcurrent(t *testing.T) {
 
 	dir := t.TempDir()
 	path = filepath.Join(dir, "shelter.db")
-	errs = make(chan error, 8)
+	errs = make(chan error, 16)
 	for i := range 8 {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			s, err := Open(ctx, path, Options{LockTimeout: 20 * time.Second})
@@ -231,6 +231,22 @@ func TestConcurrent(t *testing.T) {
 			}
 			defer s.Close()
 			errs <- s.Add(ctx, Record{Name: fmt.Sprintf("own-%d", i), Values: snpValues}, false)
+		}()
+		// Readers at the same time see whole states, never damage.
+		go func() {
+			defer wg.Done()
+			s, err := Open(ctx, path, Options{ReadOnly: true, LockTimeout: 20 * time.Second})
+			if errors.Is(err, ErrNoDatabase) {
+				errs <- nil
+				return
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			_, err = s.List(ctx)
+			errs <- err
 		}()
 	}
 	wg.Wait()
