@@ -38,7 +38,8 @@ const (
 	// OutcomeForwarded: both channels were up and bytes were forwarded
 	// until one side ended.
 	OutcomeForwarded = "forwarded"
-	// OutcomeShelterFailed: shelter's handshake failed.
+	// OutcomeShelterFailed: shelter's handshake failed, or the channel
+	// to shelter broke before forwarding began.
 	OutcomeShelterFailed = "shelter_failed"
 	// OutcomeWorkloadFailed: the workload was unreachable or refused.
 	OutcomeWorkloadFailed = "workload_failed"

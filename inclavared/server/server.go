@@ -317,12 +317,14 @@ func (s *Server) session(ctx context.Context, raw net.Conn) {
 		return
 	}
 	if err != nil {
+		outcome = metrics.OutcomeShelterFailed
 		log.Info("reading shelter's first bytes", "err", err)
 		return
 	}
 	if isReq {
 		s.m.EnclaveInfoRequests.WithLabelValues("answered").Inc()
 		if err := s.answer(sh, info); err != nil {
+			outcome = metrics.OutcomeShelterFailed
 			log.Info("answering shelter's GETENCLAVEINFO", "err", err)
 			return
 		}
