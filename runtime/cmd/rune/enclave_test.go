@@ -181,6 +181,20 @@ func TestEnclaveBadInputs(t *testing.T) {
 			}
 		})
 	}
+	// A failure after libcontainer made the container (here a mount whose
+	// source is missing) removes the state and run directories too.
+	t.Run("init fails after create", func(t *testing.T) {
+		b := e.bundle("bad", []string{"/bin/sh"}, func(s *specs.Spec) {
+			withEnclave(map[string]string{"enclave.type": "simulated", "enclave.runtime.path": pal}, true)(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: filepath.Join(dir, "no-such-dir"), Options: []string{"bind"}})
+		})
+		if r := e.rune("create", "--bundle", b, "bad"); r.code != 1 || !strings.Contains(r.stderr, "no-such-dir") {
+			t.Errorf("create: code %d, stderr %q", r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(e.root, "bad")); !os.IsNotExist(err) {
+			t.Errorf("state directory left: %v", err)
+		}
+	})
 	if noSGX != "" {
 		t.Run("intelSgx without device", func(t *testing.T) {
 			b := e.bundle("bad", []string{"/bin/sh"}, withEnclave(map[string]string{"enclave.type": "intelSgx", "enclave.runtime.path": pal}, false))
