@@ -6,9 +6,10 @@
  *
  *   pal_init            checks the log level and arguments (and, version
  *                       3, the pre-created enclave region);
- *   pal_create_process  resolves and measures the executable (SHA-256 of
- *                       its bytes), forks a process that waits at a start
- *                       gate with the given stdio;
+ *   pal_create_process  resolves the executable (the instance's first one
+ *                       is its measurement: SHA-256 of its bytes), forks a
+ *                       process that waits at a start gate with the given
+ *                       stdio;
  *   pal_exec            opens the gate (the process execs) and waits for
  *                       it: exit code, or 128+N when killed by signal N;
  *   pal_kill            signals one process or all of them;
@@ -318,7 +319,8 @@ static int spawn(const char *path, const char *const argv[],
 	static const char *const no_env[] = { NULL };
 	char exe[PATH_MAX];
 	uint8_t digest[SHA256_DIGEST_SIZE];
-	int gate[2], errpipe[2], fds[3], i, err;
+	int gate[2], errpipe[2], fds[3], i, err = 0, measure;
+	struct stat st;
 	sigset_t all, old;
 	struct proc *p;
 
@@ -335,9 +337,18 @@ static int spawn(const char *path, const char *const argv[],
 		logf_(LOG_INFO, "cannot run %s: %s", path, strerror(-err));
 		return err;
 	}
-	err = measure_file(exe, digest);
+	/* Only the instance's first executable is measured. */
+	pthread_mutex_lock(&mu);
+	measure = !measured;
+	pthread_mutex_unlock(&mu);
+	if (measure)
+		err = measure_file(exe, digest);
+	else if (stat(exe, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = -EACCES;
 	if (err < 0) {
-		logf_(LOG_INFO, "cannot measure %s: %s", exe, strerror(-err));
+		logf_(LOG_INFO, "cannot run %s: %s", exe, strerror(-err));
 		return err;
 	}
 	p = calloc(1, sizeof(*p));
@@ -386,7 +397,7 @@ static int spawn(const char *path, const char *const argv[],
 	p->state = PROC_CREATED;
 	p->next = procs;
 	procs = p;
-	if (!measured) {
+	if (measure && !measured) {
 		memcpy(measurement, digest, sizeof(measurement));
 		measured = 1;
 	}
