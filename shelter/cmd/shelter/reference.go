@@ -211,6 +211,7 @@ func valuesFromEvidence(ctx context.Context, file, typ, collateral, at string, a
 	if err != nil {
 		return appref.Values{}, "", fmt.Errorf("--from-evidence: %w", err)
 	}
+	sum := sha256.Sum256(input)
 	opts := verify.Options{Type: typ, AllowSimulated: allowSim}
 	if at != "" {
 		if opts.Now, err = parseTime(at); err != nil {
@@ -244,12 +245,11 @@ func valuesFromEvidence(ctx context.Context, file, typ, collateral, at string, a
 	if err != nil {
 		return appref.Values{}, "", fmt.Errorf("reference add: %s: %w", file, err)
 	}
-	sum := sha256.Sum256(input)
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		abs = file
 	}
-	src := fmt.Sprintf("evidence %s (sha256 %s, %s)", abs, hex.EncodeToString(sum[:8]), res.Appraisal.Status)
+	src := fmt.Sprintf("evidence %s (sha256 %s, %s)", abs, hex.EncodeToString(sum[:]), res.Appraisal.Status)
 	if res.Simulated {
 		src += ", simulated"
 	}
@@ -309,7 +309,7 @@ func referenceList(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Values.EvidenceType, k, r.Values.Measurements[k], r.Added.UTC().Format(time.RFC3339), r.Source)
 				first = false
 			} else {
-				fmt.Fprintf(tw, "\t\t%s\t%s\t\t\n", k, r.Values.Measurements[k])
+				fmt.Fprintf(tw, "\t\t%s\t%s\n", k, r.Values.Measurements[k])
 			}
 		}
 	}

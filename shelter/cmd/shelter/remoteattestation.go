@@ -172,7 +172,7 @@ func printRemote(w io.Writer, r *remote.Result, workload string) {
 	}
 	fmt.Fprintf(w, "workload:    %s\n", r.ID)
 	for _, k := range orderedClaims(r.Measurements) {
-		fmt.Fprintf(w, "  %-10s %s\n", k+":", r.Measurements.Measurements[k])
+		fmt.Fprintf(w, "  %-12s %s\n", k+":", r.Measurements.Measurements[k])
 	}
 	switch {
 	case !r.ReferenceChecked:
