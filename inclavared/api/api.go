@@ -8,9 +8,10 @@
 // [MsgError]), before it forwards anything. Everything after that line, and
 // everything on a channel that does not start with it, is the workload's.
 //
-// EnclaveInfo carries the workload's leaf certificate as inclavared
-// received it, so shelter re-verifies the workload's evidence itself and
-// does not have to take inclavared's word for it.
+// EnclaveInfo carries the workload's leaf certificate, evidence and
+// endorsements as inclavared received them, so shelter re-verifies the
+// workload's evidence itself and does not have to take inclavared's word
+// for it. An error answer says why in Error, and classifies it in Reason.
 package api
 
 // Message types.

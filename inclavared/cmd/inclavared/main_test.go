@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -190,21 +191,12 @@ func start(t *testing.T, args ...string) *daemon {
 	if strings.HasPrefix(d.addr, "/") {
 		d.network = "unix"
 	}
-	if slicesContain(args, "--admin") || slicesContain(args, "--config") {
+	if slices.Contains(args, "--admin") || slices.Contains(args, "--config") {
 		if m := adminRE.FindStringSubmatch(p.logs()); m != nil {
 			d.admin = m[1]
 		}
 	}
 	return d
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // shelter connects to d as shelter does. inclavared attests with the null
