@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -182,6 +184,9 @@ func TestReferenceFromEvidence(t *testing.T) {
 	for _, r := range recs {
 		if r.Values.EvidenceType != "sev_snp" || !strings.HasPrefix(r.Source, "evidence "+dir) || !strings.Contains(r.Source, "simulated") {
 			t.Errorf("%s: %+v", r.Name, r)
+		}
+		if sum := sha256.Sum256(w.Info.Certificate); r.Name == "web" && !strings.Contains(r.Source, hex.EncodeToString(sum[:])) {
+			t.Errorf("web's source %q lacks the SHA-256 of the DER file", r.Source)
 		}
 		if r.Name != "raw" && (r.Values.Measurements["measurement"] != w.Values.Measurements["measurement"] || r.Values.Measurements["host_data"] != w.Values.Measurements["host_data"]) {
 			t.Errorf("%s: %v, want the workload's %v", r.Name, r.Values.Measurements, w.Values.Measurements)
