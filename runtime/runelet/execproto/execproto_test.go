@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -376,4 +377,96 @@ func TestExecServerVanishes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "without an answer") {
 		t.Fatalf("err = %v, want the runelet closing without an answer", err)
 	}
+}
+
+func TestServeSurvivesDescriptorExhaustion(t *testing.T) {
+	checkGoroutines(t)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), SocketName)
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged lockedLog
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, l, HandlerFunc(func(ctx context.Context, req Request, stdio [3]*os.File) (int, error) {
+			return 3, nil
+		}), slog.New(slog.NewTextHandler(&logged, nil)))
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+
+	// Use up every descriptor under a low limit, so that accept fails
+	// with EMFILE; once they are freed the request is served.
+	small := lim
+	small.Cur = 256
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &small); err != nil {
+		t.Fatal(err)
+	}
+	var hog []int
+	for {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		hog = append(hog, fd)
+	}
+	// One descriptor for the client's socket.
+	unix.Close(hog[len(hog)-1])
+	hog = hog[:len(hog)-1]
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(150 * time.Millisecond)
+	for _, fd := range hog {
+		unix.Close(fd)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	_, w := pipeFiles(t)
+	fd := int(w.Fd())
+	if _, _, err := c.WriteMsgUnix([]byte(`{"args":["x"]}`), unix.UnixRights(fd, fd, fd), nil); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("no answer after descriptors were freed: %v", err)
+	}
+	if resp, err := DecodeResponse(buf[:n]); err != nil || resp.ExitCode == nil || *resp.ExitCode != 3 {
+		t.Fatalf("answer %q: %v", buf[:n], err)
+	}
+	if !strings.Contains(logged.String(), "too many open files") {
+		t.Errorf("accept never failed for lack of descriptors; log %q", logged.String())
+	}
+}
+
+// lockedLog collects log output written from several goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,7 +73,17 @@ func Serve(ctx context.Context, l *net.UnixListener, h Handler, log *slog.Logger
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("accepting on the exec socket: %w", err)
+			if !temporary(err) {
+				return fmt.Errorf("accepting on the exec socket: %w", err)
+			}
+			// Out of descriptors or memory for now: wait, do not give up.
+			log.Warn("accepting on the exec socket", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -80,6 +91,16 @@ func Serve(ctx context.Context, l *net.UnixListener, h Handler, log *slog.Logger
 			serveConn(ctx, c, h, log)
 		}()
 	}
+}
+
+// temporary reports whether an accept error may go away by itself.
+func temporary(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM, unix.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // serveConn handles one connection: one request, one response.
