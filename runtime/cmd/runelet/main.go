@@ -84,6 +84,9 @@ func palHost(args []string) int {
 	if err != nil {
 		return fail(err, palhost.ExitFailed)
 	}
+	if err := restoreNofile(); err != nil {
+		return fail(err, palhost.ExitFailed)
+	}
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, supervise.Forwarded...)
 	code, err := palhost.Run(context.Background(), palhost.Config{

@@ -399,3 +399,30 @@ func stdioPipes(t *testing.T, input string) (stdin, stdout, stderr *os.File, rea
 		return string(o), string(e)
 	}
 }
+
+// TestWorkloadKeepsRlimit: the workload gets the descriptor limit the
+// runelet was given (the container's), not the one the Go runtime raises.
+func TestWorkloadKeepsRlimit(t *testing.T) {
+	need(t)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Max <= 512 {
+		t.Skipf("hard RLIMIT_NOFILE %d leaves no room below it", lim.Max)
+	}
+	low := syscall.Rlimit{Cur: 512, Max: lim.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, nil, baseEnv, "--pal", skeletonPath(3), "--", busybox, "sh", "-c", "ulimit -n; ulimit -Hn")
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d; stderr %q", code, p.stderr.String())
+	}
+	if want := "512\n" + strconv.FormatUint(lim.Max, 10) + "\n"; p.stdout.String() != want {
+		t.Errorf("the workload's limits %q, want %q", p.stdout.String(), want)
+	}
+}
