@@ -12,11 +12,17 @@
 //  2. Ask for the workload's identity (inclavared/api: GetEnclaveInfoLine)
 //     and read the one-line answer, an api.EnclaveInfo (ParseEnclaveInfo).
 //  3. Re-verify the workload: EnclaveInfo.Certificate is the workload's
-//     leaf certificate, whose evidence is bound to its key; shelter/verify
-//     checks it exactly as "shelter verify" checks a certificate, with
-//     Options.Verify. Nothing else inclavared says is believed: its
-//     evidence type, identity and measurements must equal those of the
-//     verified evidence, or the result is a verification failure (an
+//     leaf certificate. When it carries the evidence (freshness none or
+//     nonce on inclavared's channel to the workload), the evidence is bound
+//     to its key and shelter/verify checks it exactly as "shelter verify"
+//     checks a certificate, with Options.Verify. In exporter mode the
+//     evidence followed the handshake, bound to a TLS session shelter
+//     cannot see; EnclaveInfo.Evidence and Endorsements carry it, and it
+//     is verified as raw evidence: genuine, but bound to nothing shelter
+//     can check (Result.Bound false), so at best a warning. Nothing else
+//     inclavared says is believed: its evidence type, identity,
+//     measurements and evidence must equal those of the verified
+//     certificate, or the result is a verification failure (an
 //     inclavared that lies is as bad as evidence that does not verify).
 //  4. Appraise: verify's appraisal (Options.Verify.Policy, else the
 //     default), then the reference values (Options.Reference,
@@ -26,9 +32,9 @@
 //     the message to the workload and read one line of reply
 //     (Result.Reply).
 //
-// What the verdict proves: the workload's evidence is genuine, bound to the
-// workload's certificate key, and its launch measurements are those
-// appraised. inclavared's channel to the workload used that key; shelter
+// What the verdict proves: the workload's evidence is genuine (bound to the
+// workload's certificate key, when Result.Bound), and its launch
+// measurements are those appraised. inclavared's channel to the workload used that key; shelter
 // cannot see that channel, so it relies on inclavared (itself attested in
 // step 1) to have forwarded the certificate of the workload it talks to.
 // The certificate's evidence carries no freshness for shelter: its
@@ -63,6 +69,8 @@ import (
 	"github.com/inclavare/inclavare/framework/ratstls"
 	"github.com/inclavare/inclavare/inclavared/api"
 	"github.com/inclavare/inclavare/shelter/verify"
+	"github.com/inclavare/inclavare/tee/intel"
+	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
 
 // Limits on what inclavared and the workload may send.
@@ -138,6 +146,10 @@ type Result struct {
 	ID string
 	// Measurements are the verified launch measurements.
 	Measurements appref.Values
+	// Bound tells that the evidence came in the workload's certificate,
+	// bound to its key; false for evidence inclavared forwarded from an
+	// exporter-mode channel, bound to a TLS session shelter cannot see.
+	Bound bool
 	// ReferenceChecked tells that Options.Reference was compared.
 	ReferenceChecked bool
 	// ReferenceError is the mismatch with Options.Reference, if any
@@ -323,6 +335,7 @@ func ParseEnclaveInfo(line []byte) (*api.EnclaveInfo, error) {
 	if len(info.Certificate) == 0 {
 		return nil, fmt.Errorf("%w: the enclave info carries no workload certificate", ErrVerification)
 	}
+
 	return &info, nil
 }
 
@@ -345,15 +358,85 @@ func printable(s string, max int) string {
 	return b.String()
 }
 
-// VerifyInfo verifies the workload certificate of info and appraises it
+// VerifyInfo verifies the workload's evidence in info and appraises it
 // (steps 3 and 4 of the package doc). The Result has neither Addr, Channel
 // nor Reply. opts.Addr, Config and Message are not used.
 func VerifyInfo(ctx context.Context, info *api.EnclaveInfo, opts Options) (*Result, error) {
-	cert, err := x509.ParseCertificate(info.Certificate)
+	cert, err := checkCertificate(info.Certificate, opts.Verify.Now)
+	if err != nil {
+		return nil, err
+	}
+	found, err := dice.Find(cert, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the workload certificate's evidence: %w (%w)", ErrVerification, err, verify.ErrVerification)
+	}
+	var vr *verify.Result
+	bound := found.Format != dice.FormatNone
+	switch {
+	case bound:
+		// The certificate carries the evidence: verified, and bound to
+		// the certificate's key, as shelter verify does.
+		if len(info.Evidence) > 0 && !bytes.Equal(info.Evidence, found.Evidence.Data) {
+			return nil, fmt.Errorf("%w: inclavared's enclave info disagrees with the workload's certificate: its evidence is not the certificate's", ErrVerification)
+		}
+		vr, err = verify.Evidence(ctx, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: info.Certificate}), opts.Verify)
+	case len(info.Evidence) > 0:
+		// Exporter mode: the evidence followed the handshake, bound to
+		// the key and to inclavared's TLS session with the workload,
+		// which shelter cannot see. It is verified as raw evidence.
+		switch info.EvidenceType {
+		case verify.TypeSGX, verify.TypeTDX, verify.TypeSNP:
+		default:
+			return nil, fmt.Errorf("%w: the enclave info's evidence type %q is not one shelter verifies (%s, %s, %s)", ErrVerification,
+				printable(info.EvidenceType, 40), verify.TypeSGX, verify.TypeTDX, verify.TypeSNP)
+		}
+		vo := opts.Verify
+		vo.Type = info.EvidenceType
+		if err := endorse(&vo, info.EvidenceType, info.Endorsements); err != nil {
+			return nil, err
+		}
+		vr, err = verify.Evidence(ctx, info.Evidence, vo)
+	default:
+		return nil, fmt.Errorf("%w: the workload certificate carries no evidence and the enclave info none either (%w): a workload without a TEE, or an inclavared that does not forward the evidence of an exporter-mode channel", ErrVerification, verify.ErrVerification)
+	}
+	if err != nil {
+		if errors.Is(err, verify.ErrVerification) {
+			return nil, fmt.Errorf("%w: the workload's evidence: %w", ErrVerification, err)
+		}
+		return nil, err
+	}
+	m, err := appref.Measurements(vr.Type, vr.Claims)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the workload's launch measurements: %w", ErrVerification, err)
+	}
+	id := vr.Type + ":" + m.Measurements[appref.Primary(vr.Type)]
+	if err := consistent(info, m, id); err != nil {
+		return nil, err
+	}
+	res := &Result{Info: info, Certificate: cert, Workload: vr, Measurements: m, ID: id, Bound: bound}
+	a := &res.Workload.Appraisal
+	if !bound {
+		a.Reasons = append(a.Reasons, "the workload's evidence is bound to inclavared's TLS session with it (exporter mode), which shelter cannot check: it is genuine, but not bound to the workload's certificate key")
+	}
+	if opts.Reference != nil {
+		res.ReferenceChecked = true
+		if err := opts.Reference.Check(vr.Type, vr.Claims); err != nil {
+			res.ReferenceError = err
+			a.Status = ear.Contraindicated
+			a.Reasons = append(a.Reasons, fmt.Sprintf("reference values %s: %v", opts.ReferenceName, err))
+		}
+	}
+	return res, nil
+}
+
+// checkCertificate parses the workload's certificate and checks it as a
+// Rats-TLS peer does: valid now, no unknown critical extension, signed by
+// its own key.
+func checkCertificate(der []byte, now time.Time) (*x509.Certificate, error) {
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the workload certificate: %w", ErrVerification, err)
 	}
-	now := opts.Verify.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -369,35 +452,32 @@ func VerifyInfo(ctx context.Context, info *api.EnclaveInfo, opts Options) (*Resu
 	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
 		return nil, fmt.Errorf("%w: the workload certificate is not self-signed by its key: %w", ErrVerification, err)
 	}
-	if found, err := dice.Find(cert, 0); err == nil && found.Format == dice.FormatNone {
-		return nil, fmt.Errorf("%w: the workload certificate carries no evidence (%w): a workload without a TEE, or a channel in exporter mode, whose evidence travels after the handshake; inclavared must reach the workload in freshness mode none or nonce", ErrVerification, verify.ErrVerification)
+	return cert, nil
+}
+
+// endorse sets the collateral of o from the endorsements of raw evidence
+// of evidenceType (the CBOR item a Rats-TLS peer sends), when there are
+// any; otherwise o's own collateral, if any, is used.
+func endorse(o *verify.Options, evidenceType string, endorsements []byte) error {
+	if len(endorsements) == 0 {
+		return nil
 	}
-	vr, err := verify.Evidence(ctx, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: info.Certificate}), opts.Verify)
-	if err != nil {
-		if errors.Is(err, verify.ErrVerification) {
-			return nil, fmt.Errorf("%w: the workload's evidence: %w", ErrVerification, err)
+	switch evidenceType {
+	case verify.TypeSGX, verify.TypeTDX:
+		c, err := intel.DecodeEndorsements(endorsements)
+		if err != nil {
+			return fmt.Errorf("%w: the workload's endorsements: %w (%w)", ErrVerification, err, verify.ErrVerification)
 		}
-		return nil, err
-	}
-	m, err := appref.Measurements(vr.Type, vr.Claims)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the workload's launch measurements: %w", ErrVerification, err)
-	}
-	id := vr.Type + ":" + m.Measurements[appref.Primary(vr.Type)]
-	if err := consistent(info, m, id); err != nil {
-		return nil, err
-	}
-	res := &Result{Info: info, Certificate: cert, Workload: vr, Measurements: m, ID: id}
-	if opts.Reference != nil {
-		res.ReferenceChecked = true
-		if err := opts.Reference.Check(vr.Type, vr.Claims); err != nil {
-			res.ReferenceError = err
-			a := &res.Workload.Appraisal
-			a.Status = ear.Contraindicated
-			a.Reasons = append(a.Reasons, fmt.Sprintf("reference values %s: %v", opts.ReferenceName, err))
+		o.Collateral = c
+	case verify.TypeSNP:
+		t, err := snp.DecodeEndorsements(endorsements)
+		if err != nil {
+			return fmt.Errorf("%w: the workload's endorsements: %w (%w)", ErrVerification, err, verify.ErrVerification)
 		}
+		c := snp.CertificatesOf(t)
+		o.SNPCertificates = &c
 	}
-	return res, nil
+	return nil
 }
 
 // consistent checks that what inclavared said about the workload is what

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"maps"
 	"math/big"
 	"net"
 	"path/filepath"
@@ -190,6 +191,12 @@ func TestTampered(t *testing.T) {
 		change(&info)
 		return remotetest.Honest(info)
 	}
+	exporterWith := func(change func(*api.EnclaveInfo)) func(context.Context, net.Conn) {
+		info := exporter.Info
+		info.Measurements = maps.Clone(exporter.Info.Measurements)
+		change(&info)
+		return remotetest.Honest(info)
+	}
 	badSig := bytes.Clone(w.Info.Certificate)
 	badSig[len(badSig)-3] ^= 1
 	for name, tc := range map[string]struct {
@@ -213,10 +220,24 @@ func TestTampered(t *testing.T) {
 		"another workload's measurements": {answer: with(func(i *api.EnclaveInfo) {
 			i.EvidenceType, i.Measurements, i.ID = sgx.Info.EvidenceType, sgx.Info.Measurements, sgx.Info.ID
 		}), want: ErrVerification, msg: "disagrees"},
-		"certificate without evidence": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = selfSigned(t) }),
+		"certificate without evidence": {answer: with(func(i *api.EnclaveInfo) { i.Certificate, i.Evidence = selfSigned(t), nil }),
 			want: verify.ErrVerification, msg: "carries no evidence"},
-		"exporter-mode certificate": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = exporter.Info.Certificate }),
+		"exporter mode without the evidence": {answer: with(func(i *api.EnclaveInfo) { i.Certificate, i.Evidence = exporter.Info.Certificate, nil }),
 			want: verify.ErrVerification, msg: "carries no evidence"},
+		"evidence not the certificate's": {answer: with(func(i *api.EnclaveInfo) { i.Evidence = sgx.Info.Evidence }),
+			want: ErrVerification, msg: "its evidence is not the certificate's"},
+		"exporter evidence of another type": {answer: exporterWith(func(i *api.EnclaveInfo) { i.EvidenceType = "tdx_ecdsa" }),
+			want: verify.ErrVerification, msg: "not tdx_ecdsa"},
+		"exporter evidence of no known type": {answer: exporterWith(func(i *api.EnclaveInfo) { i.EvidenceType = "null" }),
+			want: ErrVerification, msg: "not one shelter verifies"},
+		"exporter evidence tampered": {answer: exporterWith(func(i *api.EnclaveInfo) {
+			i.Evidence = bytes.Clone(i.Evidence)
+			i.Evidence[100] ^= 1
+		}), want: verify.ErrVerification, msg: "the workload's evidence"},
+		"exporter endorsements garbage": {answer: exporterWith(func(i *api.EnclaveInfo) { i.Endorsements = []byte("garbage") }),
+			want: verify.ErrVerification, msg: "endorsements"},
+		"exporter other measurement": {answer: exporterWith(func(i *api.EnclaveInfo) { i.Measurements["measurement"] = strings.Repeat("00", 48) }),
+			want: ErrVerification, msg: "disagrees"},
 		"bad signature": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = badSig }),
 			want: ErrVerification, msg: "certificate"},
 		"not a certificate": {answer: with(func(i *api.EnclaveInfo) { i.Certificate = []byte("garbage") }),
@@ -422,5 +443,37 @@ func TestMessageFails(t *testing.T) {
 	res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Message: []byte("anyone?")})
 	if !errors.Is(err, ErrMessage) || errors.Is(err, ErrVerification) || res == nil || !res.Accepted() || res.Reply != nil {
 		t.Fatalf("workload hung up on the message: %+v, %v", res, err)
+	}
+}
+
+// TestExporterMode: a workload reached in exporter mode has a certificate
+// without evidence; inclavared forwards the evidence, which verifies as
+// genuine but bound to nothing shelter can see: at best a warning.
+func TestExporterMode(t *testing.T) {
+	noLeak(t)
+	for _, attester := range []string{"sev_snp_sim", "sgx_ecdsa_sim", "tdx_ecdsa_sim"} {
+		t.Run(attester, func(t *testing.T) {
+			w := remotetest.NewWorkload(t, attester, ratstls.FreshnessExporter)
+			if len(w.Info.Evidence) == 0 {
+				t.Fatal("an exporter-mode workload without evidence")
+			}
+			f := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
+			ref := w.Values
+			res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Reference: &ref, ReferenceName: "w"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := res.Workload.Appraisal
+			if res.Bound || res.Workload.ReportDataChecked || a.Status != ear.Warning || res.ReferenceError != nil ||
+				!strings.Contains(strings.Join(a.Reasons, "\n"), "exporter mode") {
+				t.Errorf("bound %v, report data checked %v, %s %q, reference %v", res.Bound, res.Workload.ReportDataChecked, a.Status, a.Reasons, res.ReferenceError)
+			}
+		})
+	}
+	// A bound certificate says so.
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNonce)
+	f := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
+	if res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}}); err != nil || !res.Bound {
+		t.Errorf("nonce mode: %v, %+v", err, res)
 	}
 }

@@ -22,7 +22,6 @@ import (
 	appref "github.com/inclavare/inclavare/appraisal/reference"
 	"github.com/inclavare/inclavare/shelter/reference"
 	"github.com/inclavare/inclavare/shelter/verify"
-	"github.com/inclavare/inclavare/tee/intel"
 )
 
 func init() {
@@ -150,7 +149,7 @@ func referenceAdd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(ms, "measurement", "a launch measurement, `CLAIM=HEX` (repeat for each; at least the primary one: mrenclave, mrtd or measurement)")
 	from := fs.String("from-evidence", "", "take the values from `FILE`, evidence of a trusted first run: a raw quote or report, or a PEM or DER certificate carrying evidence (verified first, as shelter verify does)")
 	typ := fs.String("type", verify.TypeAuto, "with --from-evidence: the evidence type, or auto")
-	collateral := fs.String("collateral", "", "with --from-evidence: Intel collateral JSON `FILE`, for quotes without endorsements")
+	collateral := fs.String("collateral", "", "with --from-evidence: `FILE` for evidence without endorsements: Intel collateral JSON, or the SEV-SNP VCEK/VLEK certificate")
 	at := fs.String("at", "", "with --from-evidence: verification `TIME`, RFC 3339 or Unix seconds (default now)")
 	allowSim := fs.Bool("allow-simulated", false, "with --from-evidence: trust the simulated TEEs (test only)")
 	force := fs.Bool("force", false, "replace the workload's reference values if it has some")
@@ -223,7 +222,7 @@ func valuesFromEvidence(ctx context.Context, file, typ, collateral, at string, a
 		if err != nil {
 			return appref.Values{}, "", fmt.Errorf("--collateral: %w", err)
 		}
-		if opts.Collateral, err = intel.ParseCollateralJSON(b); err != nil {
+		if err := opts.SetCollateral(b); err != nil {
 			return appref.Values{}, "", fmt.Errorf("--collateral %s: %w", collateral, err)
 		}
 	}

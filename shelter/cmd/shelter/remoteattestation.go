@@ -21,7 +21,6 @@ import (
 	"github.com/inclavare/inclavare/internal/cli"
 	"github.com/inclavare/inclavare/shelter/remote"
 	"github.com/inclavare/inclavare/shelter/verify"
-	"github.com/inclavare/inclavare/tee/intel"
 )
 
 func init() {
@@ -56,7 +55,7 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	workload := fs.String("workload", "", "check the workload against the reference values recorded under `NAME` (shelter reference add)")
 	var db dbFlags
 	db.register(fs)
-	collateral := fs.String("collateral", "", "Intel collateral JSON `FILE`, for workload quotes without endorsements")
+	collateral := fs.String("collateral", "", "`FILE`: for workload evidence without endorsements: Intel collateral JSON, or the SEV-SNP VCEK/VLEK certificate")
 	message := fs.String("message", "", "after an accepted verdict, send `TEXT` (and a newline) to the workload and print its reply line")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on the whole attestation: handshake, enclave info and reply")
 	channelPolicy := fs.String("inclavared-policy", "", "appraisal policy `FILE` for inclavared's own attestation (--policy is the workload's)")
@@ -107,7 +106,7 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--collateral: %w", err)
 		}
-		if ro.Verify.Collateral, err = intel.ParseCollateralJSON(b); err != nil {
+		if err := ro.Verify.SetCollateral(b); err != nil {
 			return fmt.Errorf("--collateral %s: %w", *collateral, err)
 		}
 	}
@@ -173,6 +172,11 @@ func printRemote(w io.Writer, r *remote.Result, workload string) {
 	fmt.Fprintf(w, "workload:    %s\n", r.ID)
 	for _, k := range orderedClaims(r.Measurements) {
 		fmt.Fprintf(w, "  %-12s %s\n", k+":", r.Measurements.Measurements[k])
+	}
+	if r.Bound {
+		fmt.Fprintf(w, "evidence:    in the workload's certificate, bound to its key\n")
+	} else {
+		fmt.Fprintf(w, "evidence:    forwarded by inclavared (exporter mode): genuine, but bound to nothing shelter can check\n")
 	}
 	switch {
 	case !r.ReferenceChecked:

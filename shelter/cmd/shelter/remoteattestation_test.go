@@ -71,6 +71,7 @@ func TestRemoteAttestation(t *testing.T) {
 	}
 
 	honest := remotetest.Start(t, "tcp", remotetest.Honest(w.Info))
+	exporter := remotetest.Start(t, "tcp", remotetest.Honest(remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessExporter).Info))
 	unix := remotetest.Start(t, "unix", remotetest.Honest(w.Info))
 	tampered := w.Info
 	tampered.Measurements = map[string]string{"measurement": snpMeasurement, "host_data": w.Values.Measurements["host_data"]}
@@ -90,6 +91,8 @@ func TestRemoteAttestation(t *testing.T) {
 		"unix":     {args: ra(unix.Addr, "--allow-simulated"), stdout: "reference:   none checked"},
 		"channel shown": {args: ra(honest.Addr, "--allow-simulated"),
 			stdout: "attested:  sgx_ecdsa evidence, verified by sgx_ecdsa"},
+		"bound":              {args: ra(honest.Addr, "--allow-simulated"), stdout: "evidence:    in the workload's certificate, bound to its key"},
+		"exporter mode":      {args: ra(exporter.Addr, "--allow-simulated", "--workload", "web"), stdout: "forwarded by inclavared (exporter mode)"},
 		"reference match":    {args: ra(honest.Addr, "--allow-simulated", "--workload", "web"), stdout: "reference:   web: match"},
 		"reference mismatch": {args: ra(honest.Addr, "--allow-simulated", "--workload", "other"), code: 3, stdout: "reference:   other: MISMATCH", stderr: "contraindicated"},
 		"no such workload":   {args: ra(honest.Addr, "--allow-simulated", "--workload", "nobody"), code: 1, stderr: `no reference values recorded for workload "nobody"`},

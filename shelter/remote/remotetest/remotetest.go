@@ -63,6 +63,7 @@ func describe(p *ratstls.Peer) (*Workload, error) {
 		ID: p.EvidenceType + ":" + v.Measurements[appref.Primary(p.EvidenceType)], MsgType: api.MsgEnclaveInfo,
 		Version: api.Version, EvidenceType: p.EvidenceType, Freshness: string(p.Freshness), Verifier: p.Verifier,
 		Measurements: v.Measurements, Claims: p.Claims, Certificate: p.Certificate.Raw,
+		Evidence: p.Evidence, Endorsements: p.Endorsements,
 	}}, nil
 }
 
@@ -74,7 +75,7 @@ var (
 // NewWorkload runs an in-process workload, a Rats-TLS server attested by
 // attester (a simulated TEE: sev_snp_sim, sgx_ecdsa_sim, tdx_ecdsa_sim)
 // in freshness mode fresh, connects to it once and returns it. In
-// exporter mode its certificate carries no evidence. Results are cached
+// exporter mode its certificate carries no evidence: Info.Evidence does. Results are cached
 // per attester and mode for the life of the test binary.
 func NewWorkload(t testing.TB, attester string, fresh ratstls.Freshness) *Workload {
 	t.Helper()
