@@ -630,3 +630,57 @@ func TestMutual(t *testing.T) {
 		t.Errorf("the workload saw inclavared as %+v, want attested sev_snp", p)
 	}
 }
+
+func TestWorkloadHalfClosesFirst(t *testing.T) {
+	noLeak(t)
+	got := make(chan string, 1)
+	xfer := workload(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		io.WriteString(c, "bye")
+		closeWrite(c.(*ratstls.Conn))
+		b, _ := io.ReadAll(c)
+		got <- string(b)
+	})
+	s := start(t, xfer, func(o *Options) { o.RequestWait = 100 * time.Millisecond })
+	c := s.shelter(t)
+	if b, err := io.ReadAll(c); string(b) != "bye" || err != nil {
+		t.Fatalf("shelter read %q, %v; want bye and the end of the stream", b, err)
+	}
+	// The other direction still flows.
+	io.WriteString(c, "after your close")
+	halfClose(t, c)
+	select {
+	case b := <-got:
+		if b != "after your close" {
+			t.Errorf("the workload read %q", b)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the workload never saw the end of shelter's bytes")
+	}
+	eventually(t, "session ended", func() bool { return s.Active() == 0 })
+}
+
+func TestWorkloadGoesAway(t *testing.T) {
+	noLeak(t)
+	xfer := workload(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		io.ReadFull(c, make([]byte, 5))
+	}) // then closed
+	s := start(t, xfer, nil)
+	c := s.shelter(t)
+	io.WriteString(c, "first")
+	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
+		t.Fatalf("read %q, %v; want the end of the stream", b, err)
+	}
+	// Shelter keeps sending to a workload that is gone: inclavared closes
+	// the channel rather than swallow the bytes for ever.
+	deadline := time.Now().Add(waitFor)
+	for {
+		if _, err := c.Write(make([]byte, 16<<10)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a workload that is gone still succeed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	eventually(t, "session ended", func() bool { return s.Active() == 0 })
+}
