@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,7 +34,7 @@ func init() {
 func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shelter remoteattestation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	opts := cli.Register(fs)
+	opts := cli.RegisterRatsTLS(fs)
 	// shelter prints its own result; the framework's logs are for trouble.
 	for _, name := range []string{"l", "log-level"} {
 		if f := fs.Lookup(name); f != nil {
@@ -51,7 +49,7 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	if f := fs.Lookup("json"); f != nil {
 		f.Usage = "print the workload's EAR result as JSON"
 	}
-	addr := fs.String("addr", "", "inclavared's `ADDRESS`: tcp://HOST:PORT or unix://PATH (default tcp://IP:PORT from -i and -p)")
+	addr := fs.String("addr", "", "inclavared's `ADDRESS`: tcp://HOST:PORT or unix://PATH (required)")
 	workload := fs.String("workload", "", "check the workload against the reference values recorded under `NAME` (shelter reference add)")
 	var db dbFlags
 	db.register(fs)
@@ -65,8 +63,8 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("remoteattestation: unexpected arguments %q", fs.Args())
 	}
-	if *addr == "" {
-		*addr = "tcp://" + net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
+	if *addr == "" && !opts.ListInstances {
+		return errors.New("remoteattestation: --addr tcp://HOST:PORT or unix://PATH (inclavared's address) is required")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -109,6 +109,8 @@ func TestRemoteAttestation(t *testing.T) {
 		"no answer":                 {args: ra(silent.Addr, "--allow-simulated", "--timeout", "300ms"), code: 1, stderr: "context deadline exceeded"},
 		"nothing listening":         {args: ra("tcp://127.0.0.1:1", "--allow-simulated"), code: 1, stderr: "connection to inclavared failed"},
 		"bad address":               {args: ra("127.0.0.1:1"), code: 1, stderr: "want tcp://HOST:PORT or unix://PATH"},
+		"no address":                {args: []string{"remoteattestation", "--allow-simulated"}, code: 1, stderr: "--addr tcp://HOST:PORT or unix://PATH (inclavared's address) is required"},
+		"list instances":            {args: []string{"remoteattestation", "--list-instances"}, stdout: "sev_snp_sim"},
 		"bad policy":                {args: ra(honest.Addr, "--policy", filepath.Join(dir, "none.yaml")), code: 1, stderr: "--policy"},
 		"argument":                  {args: ra(honest.Addr, "extra"), code: 1, stderr: "unexpected arguments"},
 		"unknown flag":              {args: ra(honest.Addr, "--bogus"), code: 1, stderr: "flag provided but not defined"},
