@@ -87,7 +87,6 @@ func run(ctx context.Context, fs *flag.FlagSet, opts *cli.Options, settings *con
 		return err
 	}
 	defer workloadCfg.Close()
-	workloadCfg.HandshakeTimeout = settings.UpstreamTimeout
 
 	m := metrics.New()
 	srv, err := server.New(server.Options{
