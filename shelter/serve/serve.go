@@ -41,7 +41,9 @@
 //     simulated TEEs are not trusted, or it is not of the requested type.
 //     No result is made: nothing was verified to appraise.
 //
-//   - 503: the service is busy or the verification timed out.
+//   - 503: the service is busy (Config.MaxPending requests in progress,
+//     or no verification slot free within the timeout) or the
+//     verification timed out.
 //
 //     GET /v1/key   the public key that verifies signed results (PEM, PKIX)
 //     GET /healthz  "ok"
@@ -85,6 +87,8 @@ const (
 	DefaultHistory = 50
 	// DefaultTimeout bounds one verification.
 	DefaultTimeout = 30 * time.Second
+	// DefaultMaxPending bounds the verification requests in progress.
+	DefaultMaxPending = 64
 )
 
 // Config configures a Handler.
@@ -108,6 +112,11 @@ type Config struct {
 	// MaxConcurrent bounds the verifications running at once; a request
 	// waits for a slot until its context ends. 0 means twice GOMAXPROCS.
 	MaxConcurrent int
+	// MaxPending bounds the requests to /v1/verify in progress at once
+	// (reading their body, waiting for a slot or verifying), and so the
+	// memory their bodies take (MaxPending × MaxBody); a request beyond it
+	// is answered 503 at once. 0 means DefaultMaxPending.
+	MaxPending int
 	// Logger receives one line per verification request (never the
 	// evidence); nil discards.
 	Logger *slog.Logger
@@ -120,7 +129,8 @@ type Handler struct {
 	pubPEM  []byte
 	keyID   string
 	hist    *history
-	slots   chan struct{}
+	slots   chan struct{} // verifications running
+	pending chan struct{} // requests to /v1/verify in progress
 	started time.Time
 	mux     *http.ServeMux
 }
@@ -136,8 +146,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Verify.Type != "" || cfg.Verify.ReportData != nil {
 		return nil, errors.New("serve: Config.Verify.Type and ReportData come from each request; leave them empty")
 	}
-	if cfg.MaxBody < 0 || cfg.History < 0 || cfg.Timeout < 0 || cfg.MaxConcurrent < 0 {
-		return nil, fmt.Errorf("serve: negative limit (max body %d, history %d, timeout %s, max concurrent %d)", cfg.MaxBody, cfg.History, cfg.Timeout, cfg.MaxConcurrent)
+	if cfg.MaxBody < 0 || cfg.History < 0 || cfg.Timeout < 0 || cfg.MaxConcurrent < 0 || cfg.MaxPending < 0 {
+		return nil, fmt.Errorf("serve: negative limit (max body %d, history %d, timeout %s, max concurrent %d, max pending %d)", cfg.MaxBody, cfg.History, cfg.Timeout, cfg.MaxConcurrent, cfg.MaxPending)
 	}
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = DefaultMaxBody
@@ -150,6 +160,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -165,6 +178,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		cfg: cfg, log: cfg.Logger, pubPEM: pubPEM, keyID: keyID,
 		hist: newHistory(cfg.History), slots: make(chan struct{}, cfg.MaxConcurrent),
+		pending: make(chan struct{}, cfg.MaxPending),
 		started: time.Now(), mux: http.NewServeMux(),
 	}
 	h.mux.HandleFunc("/v1/verify", h.only(h.verify, http.MethodPost))
@@ -277,6 +291,14 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	e.Type = opts.Type
 	if err != nil {
 		fail(err)
+		return
+	}
+	select {
+	case h.pending <- struct{}{}:
+		defer func() { <-h.pending }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		fail(&requestError{status: http.StatusServiceUnavailable, err: fmt.Errorf("busy: %d verification requests in progress; retry later", cap(h.pending))})
 		return
 	}
 	body, err := h.readBody(w, r)

@@ -246,6 +246,26 @@ func TestBusy(t *testing.T) {
 	if e := h.Recent()[0]; e.Outcome != OutcomeError {
 		t.Errorf("history: %+v", e)
 	}
+
+	// With MaxPending requests in progress, another is refused at once.
+	h2, srv2 := newServer(t, Config{MaxPending: 2})
+	h2.pending <- struct{}{}
+	h2.pending <- struct{}{}
+	start := time.Now()
+	r = do(t, srv2, http.MethodPost, "/v1/verify", "", "", []byte("evidence"))
+	if msg := errorOf(t, r); r.status != http.StatusServiceUnavailable || !strings.Contains(msg, "retry later") || r.header.Get("Retry-After") == "" {
+		t.Errorf("%d %q, Retry-After %q", r.status, msg, r.header.Get("Retry-After"))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refused after %s, want at once", d)
+	}
+	<-h2.pending
+	if r := do(t, srv2, http.MethodPost, "/v1/verify", "", "", []byte("evidence")); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("with a free place: %d %s", r.status, r.body)
+	}
+	if len(h2.pending) != 1 {
+		t.Errorf("%d requests pending after the answers, want the 1 held by the test", len(h2.pending))
+	}
 }
 
 func TestKeyAndHealth(t *testing.T) {
