@@ -44,6 +44,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	maxBody := fs.Int64("max-body", serve.DefaultMaxBody, "largest evidence accepted, in `BYTES` (larger: 413)")
 	history := fs.Int("history", serve.DefaultHistory, "how many recent verifications the status page lists (`N`, 1 to 10000)")
 	at := fs.String("at", "", "pin the verification `TIME` of every request: RFC 3339, or Unix seconds (for tests and replays; default each request's time)")
+	maxPending := fs.Int("max-pending", serve.DefaultMaxPending, "verification requests in progress at once (`N`); beyond it 503")
 	timeout := fs.Duration("timeout", serve.DefaultTimeout, "bound on one verification")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +66,8 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: --max-body %d: want a positive number of bytes", *maxBody)
 	case *history < 1 || *history > 10000:
 		return fmt.Errorf("serve: --history %d: want 1 to 10000", *history)
+	case *maxPending < 1:
+		return fmt.Errorf("serve: --max-pending %d: want at least 1", *maxPending)
 	case *timeout <= 0:
 		return fmt.Errorf("serve: --timeout %s: want a positive duration", *timeout)
 	case *keyFile != "" && *keyOut != "":
@@ -113,7 +116,8 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	}
 	h, err := serve.New(serve.Config{
-		Verify: opts, Key: key, MaxBody: *maxBody, History: *history, Timeout: *timeout, Logger: log,
+		Verify: opts, Key: key, MaxBody: *maxBody, History: *history, Timeout: *timeout,
+		MaxPending: *maxPending, Logger: log,
 	})
 	if err != nil {
 		return err

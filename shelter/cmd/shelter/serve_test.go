@@ -391,6 +391,7 @@ func serveRefuses(t *testing.T, bin string) {
 		"key-out exists":    {[]string{"--listen", "127.0.0.1:0", "--key-out", existing}, "load it with --key"},
 		"history 0":         {[]string{"--history", "0"}, "1 to 10000"},
 		"max-body 0":        {[]string{"--max-body", "0"}, "positive"},
+		"max-pending 0":     {[]string{"--max-pending", "0"}, "at least 1"},
 		"missing policy":    {[]string{"--policy", filepath.Join(dir, "nope.yaml")}, "--policy"},
 		"missing collat":    {[]string{"--collateral", filepath.Join(dir, "nope.json")}, "--collateral"},
 		"tls half":          {[]string{"--tls-cert", notKey}, "go together"},
