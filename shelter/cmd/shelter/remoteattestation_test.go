@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -136,72 +138,104 @@ func TestRemoteAttestation(t *testing.T) {
 	})
 }
 
-var serverAddrRE = regexp.MustCompile(`addr=127\.0\.0\.1:(\d+)`)
+// proc is a running binary whose stderr is collected.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
 
-// TestRemoteAttestationBinary runs the real binaries: a rats-tls-server
-// workload (simulated SEV-SNP, with its own launch digest), the inclavared
-// stand-in forwarding to it, and shelter recording the reference values
-// and attesting the workload.
-func TestRemoteAttestationBinary(t *testing.T) {
+// launch starts bin with args and env; it is stopped with SIGTERM at the
+// end of the test, and one that ignores it fails the test.
+func launch(t *testing.T, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+		p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+			t.Errorf("%s ignored SIGTERM for 15s:\n%s", bin, p.logs())
+		}
+	})
+	return p
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// await waits for a log line matching re and returns its first group.
+func (p *proc) await(t *testing.T, re *regexp.Regexp) string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if m := re.FindStringSubmatch(p.logs()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before logging %s:\n%s", p.cmd.Path, re, p.logs())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s did not log %s within 30s:\n%s", p.cmd.Path, re, p.logs())
+	return ""
+}
+
+var (
+	serverAddrRE     = regexp.MustCompile(`rats-tls server listening.* addr=127\.0\.0\.1:(\d+)`)
+	inclavaredAddrRE = regexp.MustCompile(`inclavared listening.* addr=127\.0\.0\.1:(\d+)`)
+)
+
+// TestRemoteAttestationBinaries runs the real binaries end to end on
+// loopback: a rats-tls-server workload (simulated SEV-SNP, with its own
+// launch digest), inclavared in front of it (simulated SGX), and shelter
+// recording the reference values and attesting the workload, with
+// inclavared reaching the workload in its default freshness (exporter:
+// the evidence is forwarded, unbound) and in nonce mode (the evidence is
+// in the workload's certificate, bound to its key).
+func TestRemoteAttestationBinaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
 	dir := t.TempDir()
-	if err := testbuild.Go(dir, testbuild.Module+"/shelter/cmd/shelter", testbuild.Module+"/samples/rats-tls-server"); err != nil {
+	if err := testbuild.Go(dir, testbuild.Module+"/shelter/cmd/shelter", testbuild.Module+"/samples/rats-tls-server",
+		testbuild.Module+"/inclavared/cmd/inclavared"); err != nil {
 		t.Fatal(err)
 	}
 	digest := strings.Repeat("5a", 48)
-	srv := exec.Command(filepath.Join(dir, "rats-tls-server"), "-a", "sev_snp_sim", "-p", "0")
-	srv.Env = append(os.Environ(), "RATS_TLS_SEV_SNP_SIM_LAUNCH_DIGEST="+digest)
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	ready := make(chan string, 1)
-	var logs bytes.Buffer
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-			if m := serverAddrRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case ready <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			srv.Process.Kill()
-			t.Error("rats-tls-server ignored SIGTERM for 10s")
-		}
-		srv.Wait()
-	})
-	var port string
-	select {
-	case port = <-ready:
-	case <-exited:
-		t.Fatalf("rats-tls-server exited:\n%s", logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("rats-tls-server did not listen within 30s")
-	}
-	toWorkload := &ratstls.Config{AllowSimulated: true, Freshness: ratstls.FreshnessNonce}
-	t.Cleanup(func() { toWorkload.Close() })
-	inclavared := remotetest.Start(t, "tcp", remotetest.Forward("tcp", "127.0.0.1:"+port, toWorkload))
+	workload := launch(t, []string{"RATS_TLS_SEV_SNP_SIM_LAUNCH_DIGEST=" + digest}, filepath.Join(dir, "rats-tls-server"), "-a", "sev_snp_sim", "-p", "0")
+	xfer := "tcp://127.0.0.1:" + workload.await(t, serverAddrRE)
 
 	db := filepath.Join(dir, "shelter.db")
 	shelterBin := func(code int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(filepath.Join(dir, "shelter"), args...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(dir, "shelter"), args...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
@@ -219,19 +253,33 @@ func TestRemoteAttestationBinary(t *testing.T) {
 	shelterBin(0, "reference", "add", "web", "--db", db, "--evidence-type", "sev_snp", "--measurement", "measurement="+digest)
 	shelterBin(0, "reference", "add", "old", "--db", db, "--evidence-type", "sev_snp", "--measurement", "measurement="+snpMeasurement)
 	greeting := "Hello and welcome to RATS-TLS!"
-	out := shelterBin(0, "remoteattestation", "--addr", inclavared.Addr, "--allow-simulated", "--db", db, "--workload", "web", "--message", greeting)
-	for _, s := range []string{"workload:    sev_snp:" + digest, "reference:   web: match", "verdict:     warning", `reply:       "` + greeting + `\n"`} {
-		if !strings.Contains(out, s) {
-			t.Errorf("stdout lacks %q:\n%s", s, out)
-		}
-	}
-	out = shelterBin(0, "remoteattestation", "--addr", inclavared.Addr, "--allow-simulated", "--db", db, "--workload", "web", "--json")
-	var r ear.Result
-	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Status != ear.Warning || r.Claims["measurement"] != digest {
-		t.Errorf("--json: %v %+v", err, r)
-	}
-	out = shelterBin(3, "remoteattestation", "--addr", inclavared.Addr, "--allow-simulated", "--db", db, "--workload", "old", "--message", greeting)
-	if !strings.Contains(out, "MISMATCH") || strings.Contains(out, "reply:") {
-		t.Errorf("a mismatched workload: %s", out)
+
+	for _, mode := range []struct{ freshness, evidence string }{
+		{"auto", "forwarded by inclavared (exporter mode)"},
+		{"nonce", "in the workload's certificate, bound to its key"},
+	} {
+		t.Run(mode.freshness, func(t *testing.T) {
+			inclavared := launch(t, nil, filepath.Join(dir, "inclavared"), "--listen", "tcp://127.0.0.1:0", "--xfer", xfer,
+				"-a", "sgx_ecdsa_sim", "--allow-simulated", "--freshness", mode.freshness)
+			addr := "tcp://127.0.0.1:" + inclavared.await(t, inclavaredAddrRE)
+			out := shelterBin(0, "remoteattestation", "--addr", addr, "--allow-simulated", "--db", db, "--workload", "web", "--message", greeting)
+			for _, s := range []string{"attested:  sgx_ecdsa evidence", "workload:    sev_snp:" + digest, "evidence:    " + mode.evidence,
+				"reference:   web: match", "verdict:     warning", `reply:       "` + greeting + `\n"`} {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			out = shelterBin(0, "remoteattestation", "--addr", addr, "--allow-simulated", "--db", db, "--workload", "web", "--json")
+			var r ear.Result
+			if err := json.Unmarshal([]byte(out), &r); err != nil || r.Status != ear.Warning || r.Claims["measurement"] != digest {
+				t.Errorf("--json: %v %+v", err, r)
+			}
+			out = shelterBin(3, "remoteattestation", "--addr", addr, "--allow-simulated", "--db", db, "--workload", "old", "--message", greeting)
+			if !strings.Contains(out, "MISMATCH") || strings.Contains(out, "reply:") {
+				t.Errorf("a mismatched workload: %s", out)
+			}
+			// Without --allow-simulated shelter refuses inclavared itself.
+			shelterBin(2, "remoteattestation", "--addr", addr, "--db", db)
+		})
 	}
 }
