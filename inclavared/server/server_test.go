@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -106,7 +107,7 @@ func start(t testing.TB, xfer address.Address, edit func(*Options)) *started {
 	}
 	listen := address.Address{Network: "tcp", Addr: "127.0.0.1:0"}
 	if o.Xfer.Network == address.Unix {
-		listen = address.Address{Network: address.Unix, Addr: filepath.Join(t.TempDir(), "inclavared.sock")}
+		listen = address.Address{Network: address.Unix, Addr: filepath.Join(sockDir(t), "inclavared.sock")}
 	}
 	l, err := address.Listen(context.Background(), listen)
 	if err != nil {
@@ -341,7 +342,7 @@ func TestWorkloadSpeaksFirst(t *testing.T) {
 
 func TestUnixSockets(t *testing.T) {
 	noLeak(t)
-	path := filepath.Join(t.TempDir(), "workload.sock")
+	path := filepath.Join(sockDir(t), "workload.sock")
 	s := start(t, workload(t, "unix", path, echo), nil)
 	if s.addr.Network != address.Unix {
 		t.Fatalf("listening on %s", s.addr)
@@ -683,4 +684,16 @@ func TestWorkloadGoesAway(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	eventually(t, "session ended", func() bool { return s.Active() == 0 })
+}
+
+// sockDir is a short temporary directory for Unix sockets, whose paths
+// Linux limits to 107 bytes (t.TempDir can be longer).
+func sockDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "inc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

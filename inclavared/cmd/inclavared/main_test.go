@@ -283,7 +283,7 @@ func TestEnclaveInfoEachSimulatedTEE(t *testing.T) {
 			xfer := workload(t, tt, m)
 			listen := "tcp://127.0.0.1:0"
 			if tt == snpSim {
-				listen = "unix://" + filepath.Join(t.TempDir(), "inclavared.sock")
+				listen = "unix://" + filepath.Join(sockDir(t), "inclavared.sock")
 			}
 			d := start(t, "--listen", listen, "--xfer", xfer, "--allow-simulated", "--admin", "tcp://127.0.0.1:0")
 			c := d.shelter(t)
@@ -449,7 +449,7 @@ func TestManySessions(t *testing.T) {
 func TestSIGTERM(t *testing.T) {
 	xfer := workload(t, snpSim, snpSim.measurement(5))
 	t.Run("session finishes within the grace period", func(t *testing.T) {
-		sock := filepath.Join(t.TempDir(), "inclavared.sock")
+		sock := filepath.Join(sockDir(t), "inclavared.sock")
 		d := start(t, "--listen", "unix://"+sock, "--xfer", xfer, "--allow-simulated", "--grace-period", "20s")
 		c := d.shelter(t)
 		_, r := ask(t, c)
@@ -538,4 +538,16 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sockDir is a short temporary directory for Unix sockets, whose paths
+// Linux limits to 107 bytes (t.TempDir can be longer).
+func sockDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "inc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
