@@ -93,8 +93,9 @@ const (
 
 // Config configures a Handler.
 type Config struct {
-	// Verify are the options of every verification: Collateral, Policy,
-	// AllowSimulated and Now (zero: the time of each request). Type and
+	// Verify are the options of every verification: Collateral,
+	// SNPCertificates, Policy, AllowSimulated and Now (zero: the time of
+	// each request). Type and
 	// ReportData are taken from each request and must be left empty.
 	Verify verify.Options
 	// Key signs results returned as COSE_Sign1; GET /v1/key serves its

@@ -17,7 +17,6 @@ import (
 	"github.com/inclavare/inclavare/appraisal/policy"
 	"github.com/inclavare/inclavare/shelter/serve"
 	"github.com/inclavare/inclavare/shelter/verify"
-	"github.com/inclavare/inclavare/tee/intel"
 )
 
 func init() {
@@ -35,7 +34,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "`ADDR`: HOST:PORT, tcp://HOST:PORT or unix://PATH")
 	policyFile := fs.String("policy", "", "`FILE`: an appraisal policy (YAML); without it, the default appraisal")
-	collateral := fs.String("collateral", "", "`FILE`: Intel collateral JSON, for quotes without endorsements")
+	collateral := fs.String("collateral", "", "`FILE`: for evidence without endorsements: Intel collateral JSON (tcb_info, qe_identity, ...), or the SEV-SNP VCEK/VLEK certificate (PEM or DER, from AMD's KDS)")
 	allowSim := fs.Bool("allow-simulated", false, "trust the simulated Intel and SEV-SNP roots (test only)")
 	keyFile := fs.String("key", "", "`FILE`: the PEM private key (PKCS #8 or SEC 1; ECDSA or Ed25519) that signs results; without it, a new ECDSA P-256 key")
 	keyOut := fs.String("key-out", "", "`FILE`: write the generated key there (mode 0600; never overwritten), to reuse it with --key")
@@ -99,7 +98,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("serve: --collateral: %w", err)
 		}
-		if opts.Collateral, err = intel.ParseCollateralJSON(b); err != nil {
+		if err := opts.SetCollateral(b); err != nil {
 			return fmt.Errorf("serve: --collateral %s: %w", *collateral, err)
 		}
 	}
