@@ -73,6 +73,9 @@ import (
 	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
 
+// tls13 is what a TLS 1.3 session reports as its version.
+const tls13 = "TLS 1.3"
+
 // Limits on what inclavared and the workload may send.
 const (
 	// MaxInfoSize caps the EnclaveInfo line (a certificate with evidence
@@ -213,12 +216,20 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 
 	conn, err := ratstls.Dial(ctx, network, address, opts.Config)
 	if err != nil {
-		if errors.Is(err, ratstls.ErrRefused) || errors.Is(err, ratstls.ErrNoEvidence) || errors.Is(err, ratstls.ErrBadCertificate) {
+		if errors.Is(err, ratstls.ErrRefused) || errors.Is(err, ratstls.ErrNoEvidence) ||
+			errors.Is(err, ratstls.ErrBadCertificate) || errors.Is(err, ratstls.ErrFreshness) {
 			return nil, fmt.Errorf("%w: inclavared at %s: its attestation was refused: %w", ErrVerification, opts.Addr, err)
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrConnection, opts.Addr, err)
 	}
 	defer conn.Close()
+	if s := conn.Session(); s == nil || s.Version() != tls13 {
+		v := "no TLS"
+		if s != nil {
+			v = s.Version()
+		}
+		return nil, fmt.Errorf("%w: the channel to inclavared at %s is %s; shelter talks to inclavared over TLS 1.3 only (do not use the nulltls wrapper)", verify.ErrUsage, opts.Addr, v)
+	}
 	// The context bounds the exchange too: its deadline is the
 	// connection's, and cancelling it unblocks any read or write.
 	if d, ok := ctx.Deadline(); ok {

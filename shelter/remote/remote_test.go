@@ -477,3 +477,16 @@ func TestExporterMode(t *testing.T) {
 		t.Errorf("nonce mode: %v, %+v", err, res)
 	}
 }
+
+// TestNotTLS13: shelter talks to inclavared over TLS 1.3 only.
+func TestNotTLS13(t *testing.T) {
+	noLeak(t)
+	w := remotetest.NewWorkload(t, "sev_snp_sim", ratstls.FreshnessNone)
+	f := remotetest.StartWith(t, "tcp", &ratstls.Config{Attester: "sgx_ecdsa_sim", TLS: "nulltls"}, remotetest.Honest(w.Info))
+	cfg := &ratstls.Config{AllowSimulated: true, TLS: "nulltls", Verifier: "nullverifier"}
+	defer cfg.Close()
+	_, err := attest(t, f, Options{Config: cfg, Verify: verify.Options{AllowSimulated: true}})
+	if !errors.Is(err, verify.ErrUsage) || !strings.Contains(err.Error(), "TLS 1.3 only") {
+		t.Errorf("over nulltls: %v", err)
+	}
+}

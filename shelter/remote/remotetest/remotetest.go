@@ -131,8 +131,14 @@ type Inclavared struct {
 // closing every connection and waiting for every goroutine.
 func Start(t testing.TB, network string, answer func(ctx context.Context, c net.Conn)) *Inclavared {
 	t.Helper()
+	return StartWith(t, network, &ratstls.Config{Attester: "sgx_ecdsa_sim"}, answer)
+}
+
+// StartWith is Start with inclavared's Rats-TLS configuration cfg, which
+// it closes at the end of the test.
+func StartWith(t testing.TB, network string, cfg *ratstls.Config, answer func(ctx context.Context, c net.Conn)) *Inclavared {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := &ratstls.Config{Attester: "sgx_ecdsa_sim"}
 	addr := "127.0.0.1:0"
 	if network == "unix" {
 		addr = filepath.Join(t.TempDir(), "inclavared.sock")
