@@ -69,8 +69,8 @@ type Resolver struct {
 	Dirs []string
 }
 
-// Resolve returns the closure of the libraries paths need, recursively.
-// extra are libraries loaded at run time (dlopen): they and their own
+// Resolve returns the closure of the libraries paths need, recursively,
+// and the loader that the first of paths (the program) asks for. extra are libraries loaded at run time (dlopen): they and their own
 // needs are included under their base names.
 func (r Resolver) Resolve(paths []string, extra []string) (*Deps, error) {
 	dirs := r.Dirs
@@ -79,10 +79,13 @@ func (r Resolver) Resolve(paths []string, extra []string) (*Deps, error) {
 	}
 	d := &Deps{Libs: map[string]string{}}
 	done := map[string]bool{}
-	type item struct{ path, name string }
+	type item struct {
+		path, name string
+		program    bool // the first of paths: its PT_INTERP is the loader
+	}
 	var queue []item
-	for _, p := range paths {
-		queue = append(queue, item{path: p})
+	for i, p := range paths {
+		queue = append(queue, item{path: p, program: i == 0})
 	}
 	for _, p := range extra {
 		queue = append(queue, item{path: p, name: filepath.Base(p)})
@@ -113,10 +116,7 @@ func (r Resolver) Resolve(paths []string, extra []string) (*Deps, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the dynamic section of %s: %w", it.path, err)
 		}
-		if interp != "" && it.name == "" {
-			if d.Interp != "" && !sameFile(d.Interp, interp) {
-				return nil, fmt.Errorf("%s asks for loader %s but another object asks for %s", it.path, interp, d.Interp)
-			}
+		if it.program {
 			d.Interp = interp
 		}
 		for _, n := range needed {
@@ -130,11 +130,17 @@ func (r Resolver) Resolve(paths []string, extra []string) (*Deps, error) {
 	return d, nil
 }
 
+// maxInterp bounds the program interpreter's path.
+const maxInterp = 4096
+
 // dynamicInfo returns an object's DT_NEEDED names, the directories its
 // DT_RPATH/DT_RUNPATH ask to search first, and its PT_INTERP.
 func dynamicInfo(f *elf.File, path string) (needed, search []string, interp string, err error) {
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
+			if p.Filesz == 0 || p.Filesz > maxInterp {
+				return nil, nil, "", fmt.Errorf("PT_INTERP of %d bytes", p.Filesz)
+			}
 			b := make([]byte, p.Filesz)
 			if _, err := p.ReadAt(b, 0); err != nil {
 				return nil, nil, "", fmt.Errorf("reading PT_INTERP: %w", err)

@@ -1,6 +1,8 @@
 package enclave
 
 import (
+	"bytes"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,4 +80,32 @@ func TestReadLdSoConfIncludes(t *testing.T) {
 	if strings.Join(dirs, ",") != "/opt/two,/opt/one" {
 		t.Errorf("dirs = %q", dirs)
 	}
+}
+
+// FuzzDynamicInfo reads the dynamic linking information of arbitrary bytes
+// as an ELF file: a PAL named by a bundle is untrusted input.
+func FuzzDynamicInfo(f *testing.F) {
+	for _, p := range []string{"testdata/tiny.so", "testdata/tiny-exe"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ef, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		_, search, interp, err := dynamicInfo(ef, "/lib/x.so")
+		for _, d := range search {
+			if d == "" {
+				t.Fatal("an empty search directory")
+			}
+		}
+		if err == nil && len(interp) > maxInterp {
+			t.Fatalf("interpreter of %d bytes accepted", len(interp))
+		}
+	})
 }
