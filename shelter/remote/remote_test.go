@@ -362,6 +362,7 @@ func TestCancel(t *testing.T) {
 func FuzzVerifyInfo(f *testing.F) {
 	w := remotetest.NewWorkload(f, "sev_snp_sim", ratstls.FreshnessNone)
 	f.Add(remotetest.Line(w.Info))
+	f.Add(remotetest.Line(remotetest.NewWorkload(f, "sev_snp_sim", ratstls.FreshnessExporter).Info))
 	f.Add(remotetest.Line(api.EnclaveInfo{MsgType: api.MsgError, Version: 1, Error: "x"}))
 	f.Add([]byte("{}\n"))
 	f.Add([]byte("\n"))
@@ -382,6 +383,9 @@ func FuzzVerifyInfo(f *testing.F) {
 		}
 		if res.ID != w.Info.ID {
 			t.Fatalf("accepted %s, the only real workload is %s", res.ID, w.Info.ID)
+		}
+		if !res.Bound && res.Workload.Appraisal.Status == ear.Affirming {
+			t.Fatalf("unbound evidence affirmed")
 		}
 	})
 }
