@@ -71,3 +71,37 @@ func TestPID1(t *testing.T) {
 		t.Errorf("the init is still there (%v)", err)
 	}
 }
+
+// TestHostDiesWithInit: when the init is killed outright (SIGKILL, no
+// forwarding possible), the PAL host does not outlive it.
+func TestHostDiesWithInit(t *testing.T) {
+	need(t)
+	p := start(t, nil, baseEnv, "--pal", skeletonPath(3), "--", busybox, "sh", "-c", `echo ready; exec /bin/busybox sleep 30`)
+	p.waitLine("ready")
+	var host, workload int
+	for _, pid := range childrenOf(p.cmd.Process.Pid) {
+		host = pid
+		for _, w := range childrenOf(pid) {
+			workload = w
+		}
+	}
+	if host == 0 || workload == 0 {
+		t.Fatalf("no PAL host and workload under the runelet: host %d workload %d", host, workload)
+	}
+	// Outside a PID namespace the workload is an orphan once the init is
+	// gone, as under runc; the test ends it itself.
+	t.Cleanup(func() { syscall.Kill(workload, syscall.SIGKILL) })
+	p.cmd.Process.Kill()
+	p.cmd.Process.Wait() // not cmd.Wait: the orphan still holds stdout and stderr
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		state, _, ok := procStat(host)
+		if !ok || state == "Z" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the PAL host %d outlived the init (state %s)", host, state)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,9 +82,14 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	signal.Notify(chld, unix.SIGCHLD)
 	defer signal.Stop(chld)
 
+	// The PAL host dies with the init (SIGKILL included): the parent-death
+	// signal follows the thread that started it, kept for the whole run.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	proc, err := os.StartProcess(cfg.Path, cfg.Args, &os.ProcAttr{
 		Env:   cfg.Env,
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("starting the PAL host %s: %w", cfg.Path, err)
