@@ -18,6 +18,13 @@
 // only its linear memory, bounded by Options.MemoryLimit, and what WASI
 // gives it (Process): its arguments, environment, standard streams, a
 // clock, randomness and at most one preopened directory.
+//
+// Decoding and validation are wazero's. Fuzzing wazero v1.12.0 found that
+// its decoder sizes tables from counts a module claims before it reads the
+// entries, so a module of a few dozen bytes can make Compile allocate
+// gigabytes: compile untrusted modules only where memory is bounded for
+// their owner (runelet-wasm compiles inside the container, under its
+// memory limit).
 package wasm
 
 import (
