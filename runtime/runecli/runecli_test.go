@@ -1,6 +1,7 @@
 package runecli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +93,37 @@ func TestMainExitCodes(t *testing.T) {
 	}
 	if code := Main([]string{"rune", "--systemd-cgroup", "--root", root, "list"}); code != 1 {
 		t.Errorf("--systemd-cgroup: exit %d, want 1", code)
+	}
+}
+
+func TestFeaturesAndSpec(t *testing.T) {
+	t.Chdir(t.TempDir()) // spec --bundle enters the bundle; restore the directory after
+	var out strings.Builder
+	app := NewApp()
+	app.Writer = &out
+	if err := app.Run([]string{"rune", "--root", t.TempDir(), "features"}); err != nil {
+		t.Fatal(err)
+	}
+	var feat struct {
+		OCIVersionMax string            `json:"ociVersionMax"`
+		Annotations   map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &feat); err != nil {
+		t.Fatalf("features output: %v\n%s", err, out.String())
+	}
+	if feat.OCIVersionMax != specs.Version || feat.Annotations[AnnotationEnclaveTypes] != "intelSgx,simulated,wasm" {
+		t.Errorf("features = %+v", feat)
+	}
+
+	bundle := t.TempDir()
+	if code := Main([]string{"rune", "--root", t.TempDir(), "spec", "--bundle", bundle}); code != 0 {
+		t.Fatalf("spec: exit %d", code)
+	}
+	spec, err := loadSpec(filepath.Join(bundle, specConfig))
+	if err != nil || spec.Root == nil || spec.Root.Path != "rootfs" {
+		t.Fatalf("spec output: %+v, %v", spec, err)
+	}
+	if code := Main([]string{"rune", "--root", t.TempDir(), "spec", "--bundle", bundle}); code != 1 {
+		t.Errorf("spec over an existing config.json: exit %d, want 1", code)
 	}
 }
