@@ -255,7 +255,7 @@ func (l *Library) Check() error {
 		return fmt.Errorf("PAL %s: pal_get_version returned %d: %w (this runelet speaks versions 1 to %d)", l.path, l.version, ErrUnsupportedVersion, MaxVersion)
 	}
 	if m := l.Missing(); len(m) > 0 {
-		return fmt.Errorf("PAL %s (API version %d) does not export %s: %w", l.path, l.version, strings.Join(m, ", "), ErrMissingSymbol)
+		return fmt.Errorf("PAL %s (API version %d) does not export %s: %w: rebuild it against the PAL API, or make pal_get_version report the version it implements", l.path, l.version, strings.Join(m, ", "), ErrMissingSymbol)
 	}
 	return nil
 }
