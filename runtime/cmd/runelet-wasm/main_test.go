@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -477,5 +478,36 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReap: reap collects an exited child that nobody waits for, as
+// runelet-wasm does as PID 1 for processes orphaned in the container.
+func TestReap(t *testing.T) {
+	cmd := exec.Command(bin, "measure", hello)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	// Wait until it is a zombie.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d did not exit: %s", pid, stat)
+		}
+	}
+	var logs bytes.Buffer
+	reap(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if _, err := syscall.Wait4(pid, nil, syscall.WNOHANG, nil); !errors.Is(err, syscall.ECHILD) {
+		t.Errorf("after reap, wait4(%d) = %v; want ECHILD", pid, err)
+	}
+	if want := fmt.Sprintf("msg=\"reaped an orphan\" pid=%d status=0", pid); !strings.Contains(logs.String(), want) {
+		t.Errorf("logs %q; want %q", logs.String(), want)
 	}
 }
