@@ -95,8 +95,8 @@ const (
 type Config struct {
 	// Verify are the options of every verification: Collateral,
 	// SNPCertificates, Policy, AllowSimulated and Now (zero: the time of
-	// each request). Type and
-	// ReportData are taken from each request and must be left empty.
+	// each request). Type and ReportData are taken from each request and
+	// must be left empty.
 	Verify verify.Options
 	// Key signs results returned as COSE_Sign1; GET /v1/key serves its
 	// public key. It must be a key appraisal/ear can sign with (ECDSA

@@ -33,8 +33,8 @@ import (
 	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
 
-// buildShelter builds the shelter binary into a temporary directory.
-func buildShelter(t *testing.T) string {
+// buildServeBinary builds the shelter binary into a temporary directory.
+func buildServeBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -46,8 +46,8 @@ func buildShelter(t *testing.T) string {
 	return filepath.Join(dir, "shelter")
 }
 
-// service is a running "shelter serve".
-type service struct {
+// serveProc is a running "shelter serve".
+type serveProc struct {
 	cmd    *exec.Cmd
 	addr   string // from the "listening" log line
 	mu     sync.Mutex
@@ -57,13 +57,13 @@ type service struct {
 	base   string
 }
 
-var listeningRE = regexp.MustCompile(`msg="shelter serve: listening" addr=(\S+) network=(\S+)`)
+var serveListeningRE = regexp.MustCompile(`msg="shelter serve: listening" addr=(\S+) network=(\S+)`)
 
-// startService runs "shelter serve args..." and waits until it listens.
+// startServe runs "shelter serve args..." and waits until it listens.
 // It is stopped with SIGTERM at the end of the test if still running.
-func startService(t *testing.T, bin string, args ...string) *service {
+func startServe(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
-	s := &service{done: make(chan struct{})}
+	s := &serveProc{done: make(chan struct{})}
 	s.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
@@ -80,7 +80,7 @@ func startService(t *testing.T, bin string, args ...string) *service {
 			s.mu.Lock()
 			s.log.WriteString(sc.Text() + "\n")
 			s.mu.Unlock()
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+			if m := serveListeningRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case ready <- [2]string{m[1], m[2]}:
 				default:
@@ -111,14 +111,14 @@ func startService(t *testing.T, bin string, args ...string) *service {
 	return s
 }
 
-func (s *service) logs() string {
+func (s *serveProc) logs() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *service) stop(t *testing.T) {
+func (s *serveProc) stop(t *testing.T) {
 	t.Helper()
 	if s.cmd.ProcessState != nil {
 		return
@@ -143,7 +143,7 @@ func (s *service) stop(t *testing.T) {
 }
 
 // post sends evidence to /v1/verify.
-func (s *service) post(t *testing.T, query, accept string, body []byte) (int, string, []byte) {
+func (s *serveProc) post(t *testing.T, query, accept string, body []byte) (int, string, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.base+"/v1/verify"+query, bytes.NewReader(body))
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *service) post(t *testing.T, query, accept string, body []byte) (int, st
 	return s.do(t, req)
 }
 
-func (s *service) get(t *testing.T, path string) (int, string, []byte) {
+func (s *serveProc) get(t *testing.T, path string) (int, string, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.base+path, nil)
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *service) get(t *testing.T, path string) (int, string, []byte) {
 	return s.do(t, req)
 }
 
-func (s *service) do(t *testing.T, req *http.Request) (int, string, []byte) {
+func (s *serveProc) do(t *testing.T, req *http.Request) (int, string, []byte) {
 	t.Helper()
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -181,7 +181,7 @@ func (s *service) do(t *testing.T, req *http.Request) (int, string, []byte) {
 
 // TestServeBinary builds shelter once and runs "shelter serve" for real.
 func TestServeBinary(t *testing.T) {
-	bin := buildShelter(t)
+	bin := buildServeBinary(t)
 	t.Run("simulated", func(t *testing.T) { serveSimulated(t, bin) })
 	t.Run("vector", func(t *testing.T) { serveVector(t, bin) })
 	t.Run("refuses", func(t *testing.T) { serveRefuses(t, bin) })
@@ -216,7 +216,7 @@ func serveTLS(t *testing.T, bin string) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startService(t, bin, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	s := startServe(t, bin, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func serveSimulated(t *testing.T, bin string) {
 	}
 	rdHex := strings.Repeat("42", 64)
 
-	s := startService(t, bin, "--listen", "127.0.0.1:0", "--allow-simulated", "--key-out", keyFile, "--history", "5")
+	s := startServe(t, bin, "--listen", "127.0.0.1:0", "--allow-simulated", "--key-out", keyFile, "--history", "5")
 	code, ct, body := s.post(t, "?report_data="+rdHex, "", report)
 	var res ear.Result
 	if err := json.Unmarshal(body, &res); code != 200 || ct != serve.MediaTypeJSON || err != nil {
@@ -318,7 +318,7 @@ func serveSimulated(t *testing.T, bin string) {
 
 	// Restarted with --key on a Unix socket: the same key signs.
 	sock := filepath.Join(dir, "shelter.sock")
-	s = startService(t, bin, "--listen", "unix://"+sock, "--key", keyFile, "--allow-simulated")
+	s = startServe(t, bin, "--listen", "unix://"+sock, "--key", keyFile, "--allow-simulated")
 	if s.addr != sock {
 		t.Errorf("listening on %q, want %q", s.addr, sock)
 	}
@@ -339,7 +339,7 @@ func serveSimulated(t *testing.T, bin string) {
 // given.
 func serveVector(t *testing.T, bin string) {
 	vec := testvectors.Dir(t)
-	s := startService(t, bin, "--listen", "tcp://127.0.0.1:0", "--at", "1725263032",
+	s := startServe(t, bin, "--listen", "tcp://127.0.0.1:0", "--at", "1725263032",
 		"--collateral", filepath.Join(vec, "tdx/quote_v4_tdx_ecdsa_p256_collateral.json"))
 	quote := testvectors.Read(t, "tdx/quote_v4_tdx_ecdsa_p256.bin")
 	for query, want := range map[string]ear.Status{
