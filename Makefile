@@ -6,13 +6,13 @@ BIN     := bin
 PLUGDIR := $(BIN)/plugins
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 # Each package built into bin/ (commands) and bin/plugins/ (plugin binaries).
-CMDS    := ./samples/rats-tls-server ./samples/rats-tls-client ./cmd/rats-tls-manifest ./shelter/cmd/shelter
+CMDS    := ./samples/rats-tls-server ./samples/rats-tls-client ./cmd/rats-tls-manifest ./shelter/cmd/shelter ./inclavared/cmd/inclavared
 PLUGINS := ./cmd/plugins/... ./samples/rats-tls-attester-sample
 # make test must stay under 20 minutes on 2 cores.
 TEST_TIMEOUT ?= 15m
 BENCH_COUNT  ?= 6
 
-.PHONY: all build test demo bench fuzz generate clean
+.PHONY: all build test demo demo-ratstls bench fuzz generate clean
 
 all: build
 
@@ -28,6 +28,10 @@ test: build
 
 demo: build
 	./scripts/demo.sh
+
+# The Rats-TLS samples alone: mutual attestation, plugins, a refusal.
+demo-ratstls: build
+	./scripts/demo-ratstls.sh
 
 bench: build
 	./scripts/bench.sh $(BENCH_COUNT)
