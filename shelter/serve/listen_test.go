@@ -48,7 +48,7 @@ func TestServeUnix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "shelter.sock")
+	sock := filepath.Join(shortTempDir(t), "shelter.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ln, err := Listen(ctx, "unix://"+sock)
@@ -224,4 +224,17 @@ func selfSigned(t testing.TB) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}
+}
+
+// shortTempDir is a temporary directory with a path short enough for a
+// Unix socket (at most 107 bytes), whatever the test's name; it is removed
+// at the end of the test.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -317,7 +317,13 @@ func serveSimulated(t *testing.T, bin string) {
 	}
 
 	// Restarted with --key on a Unix socket: the same key signs.
-	sock := filepath.Join(dir, "shelter.sock")
+	// A short directory: a Unix socket path has at most 107 bytes.
+	sockDir, err := os.MkdirTemp("", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "shelter.sock")
 	s = startServe(t, bin, "--listen", "unix://"+sock, "--key", keyFile, "--allow-simulated")
 	if s.addr != sock {
 		t.Errorf("listening on %q, want %q", s.addr, sock)
