@@ -16,6 +16,7 @@ import (
 // sends the pseudo-terminal's master to the socket, as containerd expects.
 func TestConsoleSocket(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "console.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {

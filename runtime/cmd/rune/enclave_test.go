@@ -40,6 +40,7 @@ func withEnclave(ann map[string]string, readonly bool) func(*specs.Spec) {
 // PAL of each API version, on busybox-static (no libc in the rootfs).
 func TestEnclaveSkeleton(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	for v := 1; v <= 3; v++ {
 		t.Run("v"+strconv.Itoa(v), func(t *testing.T) {
 			pal := skeleton(t, v)
@@ -67,6 +68,7 @@ func TestEnclaveSkeleton(t *testing.T) {
 // into the same PAL instance; kill reaches the workload; delete removes all.
 func TestEnclaveExecKillDelete(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	pal := skeleton(t, 3)
 	logDir := t.TempDir()
 	b := e.bundle("ek", []string{"/bin/sh", "-c", `trap "echo got-term > /out/log; exit 9" TERM; echo up > /out/log; while true; do sleep 0.05; done`},
@@ -123,6 +125,7 @@ func TestEnclaveExecKillDelete(t *testing.T) {
 // a clear error and leaves nothing (state, cgroup, mount: checked by env).
 func TestEnclaveBadInputs(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	pal := skeleton(t, 3)
 	dir := t.TempDir()
 	notELF := filepath.Join(dir, "liberpal-text.so")
@@ -209,6 +212,7 @@ func TestEnclaveBadInputs(t *testing.T) {
 // twice (the second start uses the compiled-module cache).
 func TestEnclaveWasm(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	_, file, _, _ := runtime.Caller(0)
 	module, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "samples", "wasm-hello", "hello.wasm"))
 	if err != nil {

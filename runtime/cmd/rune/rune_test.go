@@ -18,6 +18,7 @@ import (
 
 func TestRunExitCodeAndStdio(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	for _, code := range []int{0, 3, 130} {
 		b := e.bundle("run", []string{"sh", "-c", "echo out; echo err >&2; exit " + strconv.Itoa(code)}, nil)
 		r := e.rune("run", "--bundle", b, "run")
@@ -32,6 +33,7 @@ var runcStateFields = []string{"annotations", "bundle", "created", "id", "ociVer
 
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "out")
 	b := e.bundle("life", []string{"sh", "-c", `trap "echo got-term >> /out/log; exit 42" TERM; echo started >> /out/log; while true; do sleep 0.05; done`}, func(s *specs.Spec) {
 		s.Annotations = map[string]string{"org.example.key": "value"}
@@ -119,6 +121,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestPauseResume(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	if _, err := os.Stat("/sys/fs/cgroup/freezer"); err != nil {
 		if _, err := os.Stat("/sys/fs/cgroup/cgroup.freeze"); err != nil {
 			if os.Getenv("INCLAVARE_CI") == "1" {
@@ -148,6 +151,7 @@ func TestPauseResume(t *testing.T) {
 
 func TestReadOnlyRootfs(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	b := e.bundle("ro", []string{"sh", "-c", "cat /etc/hostname 2>/dev/null; touch /bin/x && echo wrote; ls /bin/busybox"}, func(s *specs.Spec) {
 		s.Root.Readonly = true
 	})
@@ -162,6 +166,7 @@ func TestReadOnlyRootfs(t *testing.T) {
 
 func TestDeleteForceCreated(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	b := e.bundle("df", []string{"sleep", "1000"}, nil)
 	e.must("create", "--bundle", b, "df")
 	pid := int(e.state("df")["pid"].(float64))
@@ -176,6 +181,7 @@ func TestDeleteForceCreated(t *testing.T) {
 
 func TestBadInputs(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	empty := t.TempDir()
 	if r := e.rune("create", "--bundle", empty, "x"); r.code != 1 || !strings.Contains(r.stderr, "config.json not found") {
 		t.Errorf("create without config.json: code %d, stderr %q", r.code, r.stderr)
@@ -212,6 +218,7 @@ func TestBadInputs(t *testing.T) {
 // TestGoRunc drives rune through containerd's go-runc, as containerd's shim does.
 func TestGoRunc(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	logFile := filepath.Join(t.TempDir(), "rune.log")

@@ -18,6 +18,7 @@ import (
 // rune exits with the workload's status.
 func TestRunForwardsSignals(t *testing.T) {
 	e := newEnv(t)
+	t.Parallel()
 	for _, kind := range []string{"plain", "simulated"} {
 		t.Run(kind, func(t *testing.T) {
 			logDir := t.TempDir()
