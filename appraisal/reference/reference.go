@@ -31,6 +31,16 @@ var measurementClaims = map[string][]string{
 	"csv":       {"measurement"},
 }
 
+// measurementSizes is the size in bytes of each measurement claim, per
+// evidence type.
+var measurementSizes = map[string]map[string]int{
+	"sgx_ecdsa": {"mrenclave": 32, "mrsigner": 32},
+	"sgx_la":    {"mrenclave": 32, "mrsigner": 32},
+	"tdx_ecdsa": {"mrtd": 48, "rtmr0": 48, "rtmr1": 48, "rtmr2": 48, "rtmr3": 48, "mrseam": 48},
+	"sev_snp":   {"measurement": 48, "host_data": 32},
+	"csv":       {"measurement": 32},
+}
+
 // ErrMismatch is wrapped by [Values.Check] when a measurement differs from
 // the reference value or is missing.
 var ErrMismatch = errors.New("workload measurement does not match the reference value")
@@ -92,12 +102,19 @@ func (v Values) Validate() error {
 	if _, ok := v.Measurements[names[0]]; !ok {
 		return fmt.Errorf("reference values for %s need at least %q", v.EvidenceType, names[0])
 	}
-	for _, k := range slices.Sorted(maps.Keys(v.Measurements)) {
+	keys := slices.Sorted(maps.Keys(v.Measurements))
+	for _, k := range keys {
 		if !slices.Contains(names, k) {
 			return fmt.Errorf("%q is not a measurement of %s evidence (measurements: %s)", k, v.EvidenceType, strings.Join(names, ", "))
 		}
-		if _, err := hex.DecodeString(v.Measurements[k]); err != nil || v.Measurements[k] == "" {
+	}
+	for _, k := range keys {
+		b, err := hex.DecodeString(v.Measurements[k])
+		if err != nil || v.Measurements[k] == "" {
 			return fmt.Errorf("reference value %s: not a hex string: %q", k, v.Measurements[k])
+		}
+		if want := measurementSizes[v.EvidenceType][k]; len(b) != want {
+			return fmt.Errorf("reference value %s of %s evidence: %d bytes, want %d (%d hex digits)", k, v.EvidenceType, len(b), want, 2*want)
 		}
 	}
 	return nil

@@ -17,7 +17,14 @@ func TestMeasurementsAndCheck(t *testing.T) {
 	if v.Measurements["measurement"] != "aabb" || len(v.Measurements) != 2 {
 		t.Fatalf("measurements = %v", v.Measurements)
 	}
-	if err := v.Validate(); err != nil {
+	if err := v.Validate(); err == nil || !strings.Contains(err.Error(), "bytes, want") {
+		t.Fatalf("short values: %v", err)
+	}
+	full, err := Measurements("sev_snp", instance.Claims{"measurement": strings.Repeat("ab", 48), "host_data": strings.Repeat("00", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Check("sev_snp", claims); err != nil {
