@@ -4,10 +4,20 @@
 //	shelter verify --evidence FILE [--type sgx_ecdsa|tdx_ecdsa|sev_snp|auto]
 //	               [--collateral FILE] [--policy FILE] [--at RFC3339]
 //	               [--allow-simulated] [--json] [--report-data HEX]
+//	shelter reference add NAME (--evidence-type T --measurement CLAIM=HEX ... |
+//	                            --from-evidence FILE) [--force] [--db FILE]
+//	shelter reference list [--json] [--db FILE]
+//	shelter reference remove NAME [--db FILE]
+//	shelter remoteattestation --addr tcp://HOST:PORT|unix://PATH [--workload NAME]
+//	               [--policy FILE] [--message TEXT] [--json] [Rats-TLS flags]
+//	shelter serve [--listen ADDR] [--policy FILE] [--collateral FILE]
+//	               [--allow-simulated] [--key FILE | --key-out FILE]
+//	               [--tls-cert FILE --tls-key FILE] [--max-body BYTES] [--history N]
 //
-// Exit codes: 0 accepted (affirming, or warning), 1 usage or I/O error,
-// 2 verification failed (parse, signature, chain, collateral), 3 refused
-// (contraindicated by validation or policy). Errors go to stderr.
+// See shelter/README.md. Exit codes: 0 accepted (affirming, or warning),
+// 1 usage or I/O error, 2 verification failed (parse, signature, chain,
+// collateral), 3 refused (contraindicated by validation, policy or
+// reference values). Errors go to stderr.
 package main
 
 import (
