@@ -17,8 +17,12 @@ import (
 	"github.com/inclavare/inclavare/internal/testbuild"
 )
 
-// runeBin is the rune binary the tests run, built once by TestMain.
-var runeBin string
+// runeBin is the rune binary the tests run, built once by TestMain (with
+// the runelets next to it); buildErr says why it could not be built.
+var (
+	runeBin  string
+	buildErr error
+)
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -29,26 +33,30 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		if os.Geteuid() == 0 {
-			// The runelets go next to rune, where it looks for them.
-			if err := testbuild.Go(dir, testbuild.Module+"/runtime/cmd/rune", testbuild.Module+"/runtime/cmd/runelet"); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
+			buildErr = build(dir)
 			runeBin = filepath.Join(dir, "rune")
-			cmd := exec.Command("go", "build", "-o", dir+"/", testbuild.Module+"/runtime/cmd/runelet-wasm")
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "building runelet-wasm: %v\n%s", err, out)
-				return 1
-			}
 		}
 		return m.Run()
 	}()
 	os.Exit(code)
 }
 
-// needRoot skips a test that runs containers unless rune can: it needs root
-// and busybox-static. With INCLAVARE_CI=1 a missing requirement fails.
+// build builds rune and the runelets (rune and the runelet need cgo, so gcc).
+func build(dir string) error {
+	if err := testbuild.Go(dir, testbuild.Module+"/runtime/cmd/rune", testbuild.Module+"/runtime/cmd/runelet"); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", testbuild.Module+"/runtime/cmd/runelet-wasm")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building runelet-wasm: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// needRoot skips a test that runs containers unless rune can: it needs root,
+// busybox-static and a rune built (with gcc, for cgo). With INCLAVARE_CI=1
+// a missing requirement fails.
 func needRoot(t *testing.T) {
 	t.Helper()
 	skip := func(why string) {
@@ -59,6 +67,9 @@ func needRoot(t *testing.T) {
 	}
 	if os.Geteuid() != 0 {
 		skip("running containers needs root")
+	}
+	if buildErr != nil {
+		skip("building rune and the runelets (they need gcc for cgo): " + buildErr.Error())
 	}
 	if _, err := busybox(); err != nil {
 		skip(err.Error())
