@@ -70,6 +70,7 @@ struct proc {
 	pid_t pid;
 	int gate;		/* write end of the start gate, or -1 */
 	int errpipe;		/* read end of the exec error pipe, or -1 */
+	int tty;		/* the terminal it took the foreground of, or -1 */
 	enum proc_state state;
 	struct proc *next;
 };
@@ -284,8 +285,6 @@ static void child(const char *path, char *const argv[], char *const envp[],
 	for (i = 1; i < NSIG; i++)
 		if (i != SIGKILL && i != SIGSTOP)
 			sigaction(i, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	for (i = 0; i < 3; i++) {
 		fds[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3);
@@ -295,8 +294,17 @@ static void child(const char *path, char *const argv[], char *const envp[],
 	for (i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
+	/* On the terminal the host has in the foreground, the process gets a
+	 * process group of its own, in the foreground: the terminal's signals
+	 * (^C, window size) reach it once, directly, and no longer also the
+	 * runelet, which would forward them a second time. Signals are still
+	 * blocked here, so tcsetpgrp raises no SIGTTOU. */
+	if (isatty(0) && tcgetpgrp(0) == getpgrp() && setpgid(0, 0) == 0)
+		tcsetpgrp(0, getpid());
 	/* Nothing of the host process but stdio reaches the workload. */
 	syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* pal_exec writes one byte; pal_destroy closes the gate instead. */
 	do
@@ -366,10 +374,18 @@ static int spawn(const char *path, const char *const argv[],
 		return err;
 	}
 
+	/* The child takes the foreground of the host's terminal (see child);
+	 * keep the terminal to give the foreground back when it ends. */
+	p->tty = -1;
+	if (isatty(fds[0]) && tcgetpgrp(fds[0]) == getpgrp())
+		p->tty = fcntl(fds[0], F_DUPFD_CLOEXEC, 3);
+
 	pthread_mutex_lock(&mu);
 	if (!initialized) {
 		pthread_mutex_unlock(&mu);
 		close(gate[0]), close(gate[1]), close(errpipe[0]), close(errpipe[1]);
+		if (p->tty != -1)
+			close(p->tty);
 		free(p);
 		logf_(LOG_ERROR, "not initialized: call pal_init first");
 		return -EINVAL;
@@ -389,6 +405,8 @@ static int spawn(const char *path, const char *const argv[],
 	if (err < 0) {
 		pthread_mutex_unlock(&mu);
 		close(gate[1]), close(errpipe[0]);
+		if (p->tty != -1)
+			close(p->tty);
 		free(p);
 		return err;
 	}
@@ -430,6 +448,26 @@ static void unlink_proc(struct proc *p)
 	}
 }
 
+/* release_tty gives the terminal's foreground back to the host's process
+ * group if p still has it, and closes p's terminal. The host is in the
+ * background then, so SIGTTOU is blocked for the call. */
+static void release_tty(struct proc *p)
+{
+	sigset_t ttou, old;
+
+	if (p->tty == -1)
+		return;
+	if (tcgetpgrp(p->tty) == p->pid) {
+		sigemptyset(&ttou);
+		sigaddset(&ttou, SIGTTOU);
+		pthread_sigmask(SIG_BLOCK, &ttou, &old);
+		tcsetpgrp(p->tty, getpgrp());
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	close(p->tty);
+	p->tty = -1;
+}
+
 /* run opens pid's gate and waits for it to end. */
 static int run(pid_t pid, int *exit_value)
 {
@@ -468,6 +506,7 @@ static int run(pid_t pid, int *exit_value)
 	while (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) ;
 	pthread_mutex_lock(&mu);
 	p->state = PROC_EXITED;
+	release_tty(p);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) ;
 	unlink_proc(p);
 	pthread_cond_broadcast(&exited);
@@ -629,6 +668,7 @@ PAL_EXPORT int pal_destroy(void)
 		close(p->gate);
 		close(p->errpipe);
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) ;
+		release_tty(p);
 		unlink_proc(p);
 		free(p);
 	}
