@@ -3,8 +3,9 @@
 // WASI command (wasi_snapshot_preview1) with runtime/wasm, and is statically
 // linked (CGO_ENABLED=0) so that it runs on a root filesystem without libc.
 //
-//	runelet-wasm [--cache-dir DIR] [--memory-limit BYTES] [--fs-root DIR]
-//	             [--fs-read-only] [--loglevel LEVEL] -- MODULE.wasm [ARGS...]
+//	runelet-wasm [--cache-dir DIR | --cache-fd N] [--memory-limit BYTES]
+//	             [--fs-root DIR] [--fs-read-only] [--loglevel LEVEL]
+//	             -- MODULE.wasm [ARGS...]
 //	runelet-wasm measure MODULE.wasm
 //
 // The module gets ARGS (after MODULE.wasm, its program name), runelet-wasm's
@@ -12,18 +13,26 @@
 // kernel, and --fs-root (default "/", the container's root; "" for none) as
 // its "/", read-only with --fs-read-only (a read-only container root is
 // read-only anyway). --memory-limit bounds its linear memory (rounded down
-// to 64 KiB pages; default 4 GiB, the most a 32-bit module can have).
+// to 64 KiB pages, at least one; 0, the default, or more than 4 GiB means
+// 4 GiB, the most a 32-bit module can have).
 // --cache-dir keeps compiled native code so that the next start of the same
-// module does not compile it again: only runelet-wasm may write there.
+// module does not compile it again. runelet-wasm executes what it finds
+// there, so the module must not be able to write to it: a cache inside
+// --fs-root is writable by the module (runelet-wasm warns), a compromised
+// instance could leave native code for the next start to run in place of the
+// measured module. --cache-fd N instead takes the cache directory as the
+// inherited descriptor N, used to compile and then closed (made /dev/null)
+// before the module starts, so that no path leads the module to it.
 // --loglevel is debug, info, warn (the default), error or off; logs go to
 // stderr.
 //
 // "measure" prints the module's measurement, the SHA-256 of its bytes in
 // hex: the identity of what runs.
 //
-// As PID 1 it reaps orphans; SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the
-// module, even in a busy loop (runelet-wasm exits at the latest 2 seconds
-// later if the module is blocked in a host call).
+// As PID 1 it reaps orphans. SIGTERM, SIGINT, SIGHUP and SIGQUIT stop the
+// module, even in a busy loop; a module blocked in a host call (reading
+// stdin, sleeping) is not interrupted, and runelet-wasm exits 2 seconds
+// after the signal regardless.
 //
 // Exit codes: the module's own (0 when _start returns; a code above 255
 // becomes 255), 128+N after signal N stopped it, 134 when it trapped (as a
@@ -41,7 +50,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -121,7 +133,8 @@ func measureCommand(args []string, stdout, stderr io.Writer) error {
 func runCommand(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("runelet-wasm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cacheDir := fs.String("cache-dir", "", "`DIR` of compiled modules (none: compile at every start)")
+	cacheDir := fs.String("cache-dir", "", "`DIR` of compiled modules (none: compile at every start); keep it out of --fs-root")
+	cacheFD := fs.Int("cache-fd", -1, "inherited descriptor `N` of the directory of compiled modules, closed before the module runs")
 	memLimit := fs.String("memory-limit", "0", "the module's most linear memory in `BYTES`, rounded down to 64 KiB pages (0: 4 GiB)")
 	fsRoot := fs.String("fs-root", "/", "host `DIR` the module sees as \"/\" (\"\": no filesystem)")
 	fsReadOnly := fs.Bool("fs-read-only", false, "make --fs-root read-only to the module")
@@ -148,6 +161,14 @@ func runCommand(args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("runelet-wasm starting", "pid", os.Getpid(), "module", fs.Arg(0))
+	cache, closeCache, err := cacheDirectory(*cacheDir, *cacheFD)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
+	if *cacheDir != "" && *fsRoot != "" && within(*cacheDir, *fsRoot) {
+		log.Warn("the module can write to the compilation cache through --fs-root, and runelet-wasm runs what it finds there: pass the cache with --cache-fd, or keep it out of --fs-root", "cache-dir", *cacheDir, "fs-root", *fsRoot)
+	}
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -159,7 +180,7 @@ func runCommand(args []string, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: exitNotFound, err: fmt.Errorf("reading the module: %w", err)}
 	}
-	r, err := wasm.New(ctx, wasm.Options{CacheDir: *cacheDir, MemoryLimit: limit, Logger: log})
+	r, err := wasm.New(ctx, wasm.Options{CacheDir: cache, MemoryLimit: limit, Logger: log})
 	if err != nil {
 		return fmt.Errorf("--memory-limit %d: %w", limit, err)
 	}
@@ -180,7 +201,7 @@ func runCommand(args []string, stderr io.Writer) error {
 			Stderr:       os.Stderr,
 			Root:         *fsRoot,
 			ReadOnlyRoot: *fsReadOnly,
-		}, log)
+		}, closeCache, log)
 		done <- result{code, err}
 	}()
 	var res result
@@ -203,9 +224,10 @@ type result struct {
 	err  error
 }
 
-// compileAndRun compiles bin in r and runs it with p.
-func compileAndRun(ctx context.Context, r *wasm.Runtime, bin []byte, p wasm.Process, log *slog.Logger) (int, error) {
+// compileAndRun compiles bin in r, calls beforeRun, and runs it with p.
+func compileAndRun(ctx context.Context, r *wasm.Runtime, bin []byte, p wasm.Process, beforeRun func(), log *slog.Logger) (int, error) {
 	m, err := r.Compile(ctx, bin)
+	beforeRun()
 	if err != nil {
 		return -1, err
 	}
@@ -234,6 +256,54 @@ func exitFor(res result, log *slog.Logger) error {
 	default:
 		return &exitError{code: exitUsage, err: res.err}
 	}
+}
+
+// cacheDirectory returns the compilation cache directory: dir, or with
+// fd >= 0 the inherited directory descriptor fd (through /proc/self/fd),
+// and a function that, once, points fd at /dev/null (closing it, the
+// number could be reused for the module's root, which /proc/self/fd/N
+// would then name), or closes it if /dev/null cannot be opened. Without
+// fd it does nothing.
+func cacheDirectory(dir string, fd int) (string, func(), error) {
+	if fd < 0 {
+		return dir, func() {}, nil
+	}
+	if dir != "" {
+		return "", nil, errors.New("--cache-dir and --cache-fd both given: give one")
+	}
+	var st syscall.Stat_t
+	if fd <= 2 || syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return "", nil, fmt.Errorf("--cache-fd %d: not an open directory descriptor above 2: pass the cache directory open on that descriptor", fd)
+	}
+	var once sync.Once
+	retire := func() {
+		null, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			syscall.Close(fd)
+			return
+		}
+		if err := syscall.Dup3(null, fd, syscall.O_CLOEXEC); err != nil {
+			syscall.Close(fd)
+		}
+		syscall.Close(null)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", fd), func() { once.Do(retire) }, nil
+}
+
+// within reports whether dir is root or inside it, symbolic links resolved
+// (unresolvable paths are compared as given).
+func within(dir, root string) bool {
+	resolve := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		return p
+	}
+	rel, err := filepath.Rel(resolve(root), resolve(dir))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // signalError is the cause of the module's context when a signal stops it.

@@ -511,3 +511,99 @@ func TestReap(t *testing.T) {
 		t.Errorf("logs %q; want %q", logs.String(), want)
 	}
 }
+
+// TestCacheFD: with --cache-fd the cache is used for compiling and closed
+// before the module runs, so the module cannot write to it even through
+// /proc/self/fd; another inherited descriptor, as a control, it can.
+func TestCacheFD(t *testing.T) {
+	cache, other := t.TempDir(), t.TempDir()
+	openDir := func(dir string) *os.File {
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	// The module's root reaches /proc through a symbolic link (the host
+	// follows it), as the container's root does through its /proc mount.
+	root := t.TempDir()
+	if err := os.Symlink("/proc", filepath.Join(root, "proc")); err != nil {
+		t.Fatal(err)
+	}
+	// The module tries to create "evil" through fd 3 (the cache) and fd 4.
+	runWith := func(fd int) output {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "--cache-fd", "3", "--fs-root", root, "--", envfile, fmt.Sprintf("/proc/self/fd/%d/evil", fd), "native code")
+		cmd.ExtraFiles = []*os.File{openDir(cache), openDir(other)}
+		cmd.Env = []string{}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		return output{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	}
+	out := runWith(3)
+	if out.code != 1 || out.stderr != "envfile: cannot open the file\n" {
+		t.Errorf("writing through the cache descriptor: code %d, stderr %q; want 1 and the module's error", out.code, out.stderr)
+	}
+	files := regularFiles(t, cache)
+	if len(files) == 0 {
+		t.Error("the cache is empty: --cache-fd was not used to compile")
+	}
+	for _, f := range append(files, regularFiles(t, root)...) {
+		if filepath.Base(f) == "evil" {
+			t.Errorf("the module wrote %s", f)
+		}
+	}
+	if out := runWith(4); out.code != 0 {
+		t.Errorf("control, writing through an open descriptor: code %d, stderr %q", out.code, out.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(other, "evil")); err != nil || string(b) != "native code" {
+		t.Errorf("control: %q, %v; want the module's write through the open descriptor", b, err)
+	}
+}
+
+func TestCacheFlagErrors(t *testing.T) {
+	file, err := os.Open(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		extra    []*os.File
+		inStderr string
+	}{
+		{"stdout as cache", []string{"--cache-fd", "1", hello}, nil, "--cache-fd 1: not an open directory descriptor"},
+		{"closed descriptor", []string{"--cache-fd", "3", hello}, nil, "--cache-fd 3: not an open directory descriptor"},
+		{"regular file", []string{"--cache-fd", "3", hello}, []*os.File{file}, "--cache-fd 3: not an open directory descriptor"},
+		{"both", []string{"--cache-fd", "3", "--cache-dir", t.TempDir(), hello}, nil, "--cache-dir and --cache-fd both given"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tt.args...)
+			cmd.ExtraFiles = tt.extra
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(stderr.String(), tt.inStderr) {
+				t.Errorf("code %d, stderr %q; want %d and %q", code, stderr.String(), exitUsage, tt.inStderr)
+			}
+		})
+	}
+}
+
+func TestCacheInsideRootWarns(t *testing.T) {
+	root := t.TempDir()
+	const warning = "the module can write to the compilation cache"
+	if out := runelet(t, nil, "--cache-dir", filepath.Join(root, "dev", ".rune", "cache"), "--fs-root", root, hello); out.code != 0 || !strings.Contains(out.stderr, warning) {
+		t.Errorf("cache inside the root: code %d, stderr %q; want 0 and a warning", out.code, out.stderr)
+	}
+	if out := runelet(t, nil, "--cache-dir", t.TempDir(), "--fs-root", root, hello); out.code != 0 || out.stderr != "" {
+		t.Errorf("cache outside the root: code %d, stderr %q; want 0 and no warning", out.code, out.stderr)
+	}
+	if out := runelet(t, nil, "--cache-dir", filepath.Join(root, "cache"), "--fs-root", "", hello); out.code != 0 || out.stderr != "" {
+		t.Errorf("no filesystem: code %d, stderr %q; want 0 and no warning", out.code, out.stderr)
+	}
+}
