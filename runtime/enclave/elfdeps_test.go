@@ -109,3 +109,14 @@ func FuzzDynamicInfo(f *testing.F) {
 		}
 	})
 }
+
+func TestResolveNameCollision(t *testing.T) {
+	needGCC(t)
+	a, b := t.TempDir(), t.TempDir()
+	one := gcc(t, a, "libsame.so", "int one(void) { return 1; }\n", "-shared", "-fPIC")
+	two := gcc(t, b, "libsame.so", "int two(void) { return 2; }\n", "-shared", "-fPIC")
+	_, err := Resolver{}.Resolve([]string{one}, []string{one, two})
+	if err == nil || !strings.Contains(err.Error(), "two libraries named libsame.so") {
+		t.Fatalf("error = %v, want one naming both libsame.so", err)
+	}
+}
