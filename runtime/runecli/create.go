@@ -201,6 +201,7 @@ func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, 
 	if err := cfg.Rewrite(spec, host, runDir, rootfs); err != nil {
 		return fmt.Errorf("enclave configuration: %w", err)
 	}
-	slog.Debug("enclave launch", "args", spec.Process.Args)
+	// Not the arguments: enclave.runtime.args may hold secrets.
+	slog.Debug("enclave launch", "launcher", spec.Process.Args[0], "mounts", len(spec.Mounts))
 	return nil
 }
