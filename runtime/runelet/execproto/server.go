@@ -132,11 +132,11 @@ func serveConn(ctx context.Context, c *net.UnixConn, h Handler, log *slog.Logger
 		cancel()
 	}()
 
-	log.Debug("exec request", "args", req.Args, "cwd", req.Cwd)
+	log.Debug("exec request", "executable", req.Args[0], "cwd", req.Cwd)
 	code, err := h.Exec(ctx, req, stdio)
 	resp := Response{ExitCode: &code}
 	if err != nil {
-		log.Warn("exec request failed", "args", req.Args, "err", err)
+		log.Warn("exec request failed", "executable", req.Args[0], "err", err)
 		resp = Response{Error: err.Error()}
 	}
 	// A client still there gets the answer, even when the server is

@@ -120,7 +120,7 @@ func (h *host) run(ctx context.Context, cfg Config, signals <-chan os.Signal) (i
 		if pid, err = h.lib.CreateProcess(ctx, p); err != nil {
 			return 0, createError(cfg.Command[0], err)
 		}
-		h.log.Debug("workload created", "pid", pid, "args", cfg.Command)
+		h.log.Debug("workload created", "pid", pid, "executable", cfg.Command[0])
 		go func() {
 			code, err := h.lib.Exec(ctx, pid)
 			done <- result{code, err}
