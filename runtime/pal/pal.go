@@ -89,6 +89,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -265,19 +266,10 @@ func (l *Library) sym(name string) (unsafe.Pointer, error) {
 	if f := l.syms[name]; f != nil {
 		return f, nil
 	}
-	if !contains(Required(l.version), name) {
+	if !slices.Contains(Required(l.version), name) {
 		return nil, fmt.Errorf("%s: %w (version %d)", name, ErrNotSupported, l.version)
 	}
 	return nil, fmt.Errorf("PAL %s: %s: %w", l.path, name, ErrMissingSymbol)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Region is an enclave created before pal_init (version 3).

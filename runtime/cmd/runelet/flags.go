@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -35,7 +36,7 @@ func parseRun(name string, args []string) (runOptions, error) {
 	if o.pal == "" {
 		return o, errors.New("--pal is required: the path of the enclave runtime's PAL")
 	}
-	if !contains(logLevels, o.logLevel) {
+	if !slices.Contains(logLevels, o.logLevel) {
 		return o, fmt.Errorf("--loglevel %q is not one of %s", o.logLevel, strings.Join(logLevels, ", "))
 	}
 	if len(o.command) == 0 {
@@ -51,15 +52,6 @@ func parseRun(name string, args []string) (runOptions, error) {
 		}
 	}
 	return o, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // selfCommand returns how to execute this program again. Normally that is

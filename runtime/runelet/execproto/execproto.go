@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -160,11 +161,7 @@ func decodeStrict(data []byte, v any, names ...string) error {
 		return fmt.Errorf("%w: not a JSON object", ErrProtocol)
 	}
 	for k := range members {
-		known := false
-		for _, n := range names {
-			known = known || k == n
-		}
-		if !known {
+		if !slices.Contains(names, k) {
 			return fmt.Errorf("%w: unknown member %q", ErrProtocol, k)
 		}
 	}
