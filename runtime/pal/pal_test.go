@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -375,7 +376,7 @@ func region(t *testing.T) *Region {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Munmap(mem) })
-	return &Region{FD: fd, Addr: uint64(uintptr(unsafePointer(mem)))}
+	return &Region{FD: fd, Addr: uint64(uintptr(unsafe.Pointer(&mem[0])))}
 }
 
 func TestInitPrecreatedEnclave(t *testing.T) {
