@@ -17,7 +17,7 @@ import (
 )
 
 // skeleton builds the skeleton PAL of version v into a test directory.
-func skeleton(t *testing.T, v int) string {
+func skeleton(t testing.TB, v int) string {
 	t.Helper()
 	paltest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

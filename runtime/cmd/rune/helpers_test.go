@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func build(dir string) error {
 // needRoot skips a test that runs containers unless rune can: it needs root,
 // busybox-static and a rune built (with gcc, for cgo). With INCLAVARE_CI=1
 // a missing requirement fails.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	skip := func(why string) {
 		if os.Getenv("INCLAVARE_CI") == "1" {
@@ -94,13 +95,13 @@ func busybox() (string, error) {
 
 // env is one test's rune root and cgroup parent, checked empty at the end.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	cgroup string
 	extra  []string // extra environment for rune
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	needRoot(t)
 	e := &env{t: t, root: filepath.Join(t.TempDir(), "root"), cgroup: "/inclavare-rune-test-" + strings.ReplaceAll(t.Name(), "/", "-")}
 	testDir := filepath.Dir(t.TempDir())
@@ -157,7 +158,7 @@ func cgroupDirs(path string) []string {
 }
 
 // mountsUnder lists the host mounts whose mount point or root is under dir.
-func mountsUnder(t *testing.T, dir string) []string {
+func mountsUnder(t testing.TB, dir string) []string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +307,7 @@ func (e *env) waitStatus(id, want string) map[string]any {
 }
 
 // waitGone waits until pid no longer exists.
-func waitGone(t *testing.T, pid int) {
+func waitGone(t testing.TB, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for unix.Kill(pid, 0) == nil {
@@ -318,7 +319,7 @@ func waitGone(t *testing.T, pid int) {
 }
 
 // waitFile waits until path exists and holds want.
-func waitFile(t *testing.T, path, want string) {
+func waitFile(t testing.TB, path, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -332,3 +333,6 @@ func waitFile(t *testing.T, path, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// runtimeCaller is runtime.Caller(1): the test file's own path.
+func runtimeCaller() (uintptr, string, int, bool) { return runtime.Caller(1) }
