@@ -182,7 +182,7 @@ func runCommand(args []string, stderr io.Writer) error {
 	}
 	r, err := wasm.New(ctx, wasm.Options{CacheDir: cache, MemoryLimit: limit, Logger: log})
 	if err != nil {
-		return fmt.Errorf("--memory-limit %d: %w", limit, err)
+		return fmt.Errorf("setting up the wasm runtime: %w", err)
 	}
 	abandoned := false // the module is still running: leave it to exit
 	defer func() {
