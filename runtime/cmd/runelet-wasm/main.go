@@ -23,8 +23,9 @@
 // measured module. --cache-fd N instead takes the cache directory as the
 // inherited descriptor N, used to compile and then closed (made /dev/null)
 // before the module starts, so that no path leads the module to it.
-// --loglevel is debug, info, warn (the default), error or off; logs go to
-// stderr.
+// --loglevel is debug, info, warn (the default), error or off, or a value
+// of the enclave.runtime.loglevel annotation (trace, warning, fatal,
+// panic); logs go to stderr.
 //
 // "measure" prints the module's measurement, the SHA-256 of its bytes in
 // hex: the identity of what runs.
@@ -311,22 +312,24 @@ type signalError struct{ sig syscall.Signal }
 
 func (e signalError) Error() string { return "stopped by signal " + e.sig.String() }
 
-// newLogger returns a text logger on w at level.
+// newLogger returns a text logger on w at level: slog's levels, or the
+// values of the enclave.runtime.loglevel annotation (trace is debug, fatal
+// and panic are error).
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	switch level {
 	case "off":
 		return slog.New(slog.DiscardHandler), nil
-	case "debug":
+	case "trace", "debug":
 		l = slog.LevelDebug
 	case "info":
 		l = slog.LevelInfo
 	case "warn", "warning":
 		l = slog.LevelWarn
-	case "error":
+	case "error", "fatal", "panic":
 		l = slog.LevelError
 	default:
-		return nil, fmt.Errorf("--loglevel %q: want debug, info, warn, error or off", level)
+		return nil, fmt.Errorf("--loglevel %q: want debug, info, warn, error or off (or an enclave.runtime.loglevel: trace, warning, fatal, panic)", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})).With("component", "runelet-wasm"), nil
 }

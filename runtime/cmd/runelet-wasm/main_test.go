@@ -148,6 +148,21 @@ func TestEnvironmentAndFilesystem(t *testing.T) {
 	}
 }
 
+func TestLogLevels(t *testing.T) {
+	for _, tt := range []struct {
+		level   string
+		wantLog bool
+	}{
+		{"trace", true}, {"debug", true}, {"info", true}, {"warning", false}, {"warn", false},
+		{"error", false}, {"fatal", false}, {"panic", false}, {"off", false},
+	} {
+		out := runelet(t, nil, "--loglevel", tt.level, hello)
+		if out.code != 0 || strings.Contains(out.stderr, `msg="running wasm module"`) != tt.wantLog {
+			t.Errorf("--loglevel %s: code %d, stderr %q; want 0 and info logs: %v", tt.level, out.code, out.stderr, tt.wantLog)
+		}
+	}
+}
+
 func TestMeasure(t *testing.T) {
 	b, err := os.ReadFile(hello)
 	if err != nil {
