@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -131,13 +133,15 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 
 // createContainer converts spec and creates the container's state in --root.
 func createContainer(c *cli.Context, id string, spec *specs.Spec) (*libcontainer.Container, error) {
-	rootlessCg := false
-	if os.Geteuid() != 0 {
-		switch c.GlobalString("rootless") {
-		case "false":
-		default:
-			rootlessCg = true
+	rootlessCg := os.Geteuid() != 0
+	switch v := strings.ToLower(c.GlobalString("rootless")); v {
+	case "", "auto":
+	default:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --rootless %q: use true, false or auto", v)
 		}
+		rootlessCg = b
 	}
 	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:      id,
