@@ -210,6 +210,9 @@ func TestBadInputs(t *testing.T) {
 	if r := e.rune("--log-format", "yaml", "list"); r.code != 1 || !strings.Contains(r.stderr, "invalid --log-format") {
 		t.Errorf("bad --log-format: code %d, stderr %q", r.code, r.stderr)
 	}
+	if r := e.rune("--rootless", "maybe", "create", "--bundle", b, "rl"); r.code != 1 || !strings.Contains(r.stderr, "invalid --rootless") {
+		t.Errorf("bad --rootless: code %d, stderr %q", r.code, r.stderr)
+	}
 	if r := e.rune("delete", "--force", "nope"); r.code != 0 {
 		t.Errorf("delete --force of a missing container: code %d, stderr %q", r.code, r.stderr)
 	}
