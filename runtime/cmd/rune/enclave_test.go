@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/inclavare/inclavare/runtime/enclave"
 	"github.com/inclavare/inclavare/runtime/pal/paltest"
@@ -96,16 +99,29 @@ func TestEnclaveExecKillDelete(t *testing.T) {
 	if r := e.rune("exec", "--tty", "ek", "/bin/true"); r.code != 255 || !strings.Contains(r.stderr, "does not support a terminal") {
 		t.Errorf("exec --tty: code %d, stderr %q", r.code, r.stderr)
 	}
-	var pids []int
-	for _, f := range strings.Fields(strings.Trim(e.must("ps", "--format", "json", "ek"), "[]\n")) {
-		for _, p := range strings.Split(f, ",") {
-			if n, err := strconv.Atoi(p); err == nil {
-				pids = append(pids, n)
-			}
-		}
-	}
+	pids := psPids(e, "ek")
 	if len(pids) < 3 {
 		t.Errorf("ps: %v, want the runelet, the PAL host and the workload", pids)
+	}
+
+	// SIGTERM to `rune exec` ends the request; the runelet kills the process.
+	cmd := exec.Command(runeBin, "--root", e.root, "exec", "ek", "/bin/sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(psPids(e, "ek")) <= len(pids) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(unix.SIGTERM)
+	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != 255 {
+		t.Errorf("exec after SIGTERM: %v, exit %d; want 255", err, cmd.ProcessState.ExitCode())
+	}
+	for n := len(psPids(e, "ek")); n > len(pids); n = len(psPids(e, "ek")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the exec'd process outlived its rune exec: %d processes, %d before", n, len(pids))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	e.must("kill", "ek", "TERM")
@@ -250,4 +266,14 @@ func TestEnclaveWasm(t *testing.T) {
 		t.Errorf("exec into a wasm container: code %d, stderr %q", r.code, r.stderr)
 	}
 	e.must("delete", "--force", "w2")
+}
+
+// psPids is `rune ps --format json id`.
+func psPids(e *env, id string) []int {
+	e.t.Helper()
+	var pids []int
+	if err := json.Unmarshal([]byte(e.must("ps", "--format", "json", id)), &pids); err != nil {
+		e.t.Fatal(err)
+	}
+	return pids
 }
