@@ -14,6 +14,8 @@ import (
 	runc "github.com/containerd/go-runc"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/inclavare/inclavare/runtime/enclave"
 )
 
 func TestRunExitCodeAndStdio(t *testing.T) {
@@ -218,45 +220,58 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
-// TestGoRunc drives rune through containerd's go-runc, as containerd's shim does.
+// TestGoRunc drives rune through containerd's go-runc, as containerd's
+// shim does, for a plain and an enclave container.
 func TestGoRunc(t *testing.T) {
 	e := newEnv(t)
 	t.Parallel()
+	for _, kind := range []string{"plain", "simulated"} {
+		t.Run(kind, func(t *testing.T) {
+			var ann map[string]string
+			if kind == "simulated" {
+				ann = map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: skeleton(t, 2)}
+			}
+			goRunc(t, e, "gr-"+kind, ann)
+		})
+	}
+}
+
+func goRunc(t *testing.T, e *env, id string, ann map[string]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	logFile := filepath.Join(t.TempDir(), "rune.log")
 	r := &runc.Runc{Command: runeBin, Root: e.root, Log: logFile, LogFormat: runc.JSON}
-	b := e.bundle("gr", []string{"sleep", "1000"}, nil)
+	b := e.bundle(id, []string{"sleep", "1000"}, func(s *specs.Spec) { s.Annotations = ann })
 	io, err := runc.NewNullIO()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer io.Close()
-	if err := r.Create(ctx, "gr", b, &runc.CreateOpts{IO: io}); err != nil {
+	if err := r.Create(ctx, id, b, &runc.CreateOpts{IO: io}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.State(ctx, "gr")
+	c, err := r.State(ctx, id)
 	if err != nil || c.Status != "created" || c.Pid == 0 || c.Bundle != b {
 		t.Fatalf("State = %+v, %v", c, err)
 	}
-	if err := r.Start(ctx, "gr"); err != nil {
+	if err := r.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := r.State(ctx, "gr"); err != nil || c.Status != "running" {
+	if c, err := r.State(ctx, id); err != nil || c.Status != "running" {
 		t.Fatalf("State after start = %+v, %v", c, err)
 	}
-	if pids, err := r.Ps(ctx, "gr"); err != nil || !slices.Contains(pids, c.Pid) {
+	if pids, err := r.Ps(ctx, id); err != nil || !slices.Contains(pids, c.Pid) {
 		t.Errorf("Ps = %v, %v; want the init %d", pids, err, c.Pid)
 	}
-	if err := r.Kill(ctx, "gr", int(unix.SIGKILL), nil); err != nil {
+	if err := r.Kill(ctx, id, int(unix.SIGKILL), nil); err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus("gr", "stopped")
-	if err := r.Delete(ctx, "gr", nil); err != nil {
+	e.waitStatus(id, "stopped")
+	if err := r.Delete(ctx, id, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, c.Pid)
-	if err := r.Delete(ctx, "gr", nil); err == nil {
+	if err := r.Delete(ctx, id, nil); err == nil {
 		t.Error("a second Delete succeeded")
 	}
 	if list, err := r.List(ctx); err != nil || len(list) != 0 {
