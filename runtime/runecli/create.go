@@ -150,9 +150,9 @@ func startContainer(c *cli.Context, act action) (int, error) {
 		return -1, err
 	}
 	if ecfg != nil {
-		if err := os.Mkdir(runDir, 0o700); err != nil {
+		if err := makeRunDir(ct, runDir, spec.Process.User); err != nil {
 			_ = ct.Destroy()
-			return -1, fmt.Errorf("creating the enclave run directory: %w", err)
+			return -1, err
 		}
 		if err := enclave.WriteState(filepath.Join(root, id), &enclave.State{Type: ecfg.Type, RunDir: runDir}); err != nil {
 			_ = ct.Destroy()
@@ -203,5 +203,26 @@ func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, 
 	}
 	// Not the arguments: enclave.runtime.args may hold secrets.
 	slog.Debug("enclave launch", "launcher", spec.Process.Args[0], "mounts", len(spec.Mounts))
+	return nil
+}
+
+// makeRunDir creates the enclave run directory, owned by the container
+// process's user as the host sees it, for the runelet to serve its socket.
+func makeRunDir(ct *libcontainer.Container, dir string, user specs.User) error {
+	config := ct.Config()
+	uid, err := config.HostUID(int(user.UID))
+	if err != nil {
+		return fmt.Errorf("mapping the container user %d to the host: %w", user.UID, err)
+	}
+	gid, err := config.HostGID(int(user.GID))
+	if err != nil {
+		return fmt.Errorf("mapping the container group %d to the host: %w", user.GID, err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the enclave run directory: %w", err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("giving the enclave run directory to the container user: %w", err)
+	}
 	return nil
 }

@@ -277,3 +277,20 @@ func psPids(e *env, id string) []int {
 	}
 	return pids
 }
+
+// TestEnclaveNonRootUser: the runelet of a container whose process runs as
+// an unprivileged user can still serve exec (the run directory is its).
+func TestEnclaveNonRootUser(t *testing.T) {
+	e := newEnv(t)
+	t.Parallel()
+	pal := skeleton(t, 3)
+	b := e.bundle("nr", []string{"/bin/sleep", "1000"}, func(s *specs.Spec) {
+		withEnclave(map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: pal}, true)(s)
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+	})
+	e.must("run", "--detach", "--bundle", b, "nr")
+	if r := e.rune("exec", "nr", "/bin/sh", "-c", "echo $(id -u):$(id -g)"); r.code != 0 || r.stdout != "1000:1000\n" {
+		t.Errorf("exec as the container user: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	e.must("delete", "--force", "nr")
+}
