@@ -1,5 +1,7 @@
-// Package e2e runs the real sample binaries and real subprocess plugins on
-// loopback: what a user of rats-tls-server and rats-tls-client sees.
+// Package e2e runs the real binaries and real subprocess plugins on
+// loopback: what a user of rats-tls-server and rats-tls-client sees, and the
+// Enclave Attestation Architecture (a workload, inclavared and shelter)
+// under load and failures.
 package e2e
 
 import (
@@ -22,7 +24,7 @@ import (
 )
 
 var (
-	binDir    string // rats-tls-server, rats-tls-client
+	binDir    string // rats-tls-server, rats-tls-client, inclavared, shelter
 	pluginDir string // every plugin and its manifest
 )
 
@@ -45,14 +47,16 @@ func TestMain(m *testing.M) {
 
 // build compiles the samples and plugins as make build does.
 func build() error {
-	if err := testbuild.Go(binDir, testbuild.Module+"/samples/rats-tls-server", testbuild.Module+"/samples/rats-tls-client"); err != nil {
+	if err := testbuild.Go(binDir, testbuild.Module+"/samples/rats-tls-server", testbuild.Module+"/samples/rats-tls-client",
+		testbuild.Module+"/inclavared/cmd/inclavared", testbuild.Module+"/shelter/cmd/shelter"); err != nil {
 		return err
 	}
 	return testbuild.Plugins(pluginDir)
 }
 
-// server is a running rats-tls-server.
+// server is a running rats-tls-server or inclavared.
 type server struct {
+	name string
 	cmd  *exec.Cmd
 	port string
 	mu   sync.Mutex
@@ -66,8 +70,23 @@ var addrRE = regexp.MustCompile(`addr=127\.0\.0\.1:(\d+)`)
 // it listens. It is stopped at the end of the test.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{done: make(chan struct{})}
-	s.cmd = exec.Command(filepath.Join(binDir, "rats-tls-server"), append([]string{"-p", "0"}, args...)...)
+	return startBinary(t, "rats-tls-server", append([]string{"-p", "0"}, args...)...)
+}
+
+// startBinary runs the command name of binDir with args and waits until it
+// logs its listening address (addr=127.0.0.1:PORT). It is stopped at the
+// end of the test.
+func startBinary(t *testing.T, name string, args ...string) *server {
+	t.Helper()
+	return startBinaryEnv(t, nil, name, args...)
+}
+
+// startBinaryEnv is startBinary with env added to the environment.
+func startBinaryEnv(t *testing.T, env []string, name string, args ...string) *server {
+	t.Helper()
+	s := &server{name: name, done: make(chan struct{})}
+	s.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	s.cmd.Env = append(os.Environ(), env...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -97,9 +116,9 @@ func startServer(t *testing.T, args ...string) *server {
 	case s.port = <-ready:
 	case <-s.done:
 		s.cmd.Wait()
-		t.Fatalf("rats-tls-server %v exited before listening:\n%s", args, s.logs())
+		t.Fatalf("%s %v exited before listening:\n%s", name, args, s.logs())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("rats-tls-server %v did not listen within 30s:\n%s", args, s.logs())
+		t.Fatalf("%s %v did not listen within 30s:\n%s", name, args, s.logs())
 	}
 	return s
 }
@@ -119,7 +138,7 @@ func (s *server) stop(t *testing.T) {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
 		s.cmd.Process.Kill()
-		t.Errorf("rats-tls-server ignored SIGTERM for 10s:\n%s", s.logs())
+		t.Errorf("%s ignored SIGTERM for 10s:\n%s", s.name, s.logs())
 	}
 	s.cmd.Wait()
 }
