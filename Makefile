@@ -6,7 +6,13 @@ BIN     := bin
 PLUGDIR := $(BIN)/plugins
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 # Each package built into bin/ (commands) and bin/plugins/ (plugin binaries).
-CMDS    := ./samples/rats-tls-server ./samples/rats-tls-client ./cmd/rats-tls-manifest ./shelter/cmd/shelter ./inclavared/cmd/inclavared
+CMDS    := ./samples/rats-tls-server ./samples/rats-tls-client ./cmd/rats-tls-manifest ./shelter/cmd/shelter ./inclavared/cmd/inclavared \
+           ./runtime/cmd/rune ./runtime/cmd/runelet
+# runelet-wasm runs on root filesystems without a libc: built static.
+STATIC  := ./runtime/cmd/runelet-wasm
+# The skeleton PAL, one shared object per PAL API version.
+PAL_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -pthread
+PAL_SRC    := samples/pal-skeleton/skeleton.c samples/pal-skeleton/sha256.c
 PLUGINS := ./cmd/plugins/... ./samples/rats-tls-attester-sample
 # make test must stay under 20 minutes on 2 cores.
 TEST_TIMEOUT ?= 15m
@@ -19,6 +25,8 @@ all: build
 build:
 	@mkdir -p $(PLUGDIR)
 	$(GO) build -trimpath -o $(BIN)/ $(CMDS)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ $(STATIC)
+	for v in 1 2 3; do gcc $(PAL_CFLAGS) -DPAL_VERSION=$$v -o $(BIN)/liberpal-skeleton-v$$v.so $(PAL_SRC) || exit 1; done
 	$(GO) build -trimpath -o $(PLUGDIR)/ $(PLUGINS)
 	$(BIN)/rats-tls-manifest $(PLUGDIR)
 
