@@ -79,7 +79,17 @@ type Config struct {
 	LogLevel string
 	// Libs are extra host libraries the PAL loads itself.
 	Libs []string
+
+	// cacheDir is the host wasm cache directory Rewrite chose.
+	cacheDir string
+	// logLevelGiven is whether the log level was set, not defaulted.
+	logLevelGiven bool
 }
+
+// CacheDir is the host directory of the wasm compiled-module cache that
+// Rewrite chose ("" for PAL types). The caller gives it to the container's
+// user and passes it, open, to the container's init on Host.CacheFD.
+func (c *Config) CacheDir() string { return c.cacheDir }
 
 var settings = []struct{ annotation, env string }{
 	{AnnotationType, EnvType},
@@ -128,6 +138,7 @@ func FromSpec(spec *specs.Spec) (*Config, error) {
 	if c.Type == "" {
 		return nil, fmt.Errorf("enclave configuration without a type: set annotation %s (or %s) to one of %s", AnnotationType, EnvType, typeList())
 	}
+	c.logLevelGiven = c.LogLevel != ""
 	if c.LogLevel == "" {
 		c.LogLevel = DefaultLogLevel
 	}

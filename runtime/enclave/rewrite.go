@@ -29,7 +29,6 @@ const (
 	ContainerLibDir      = ContainerDir + "/lib"
 	ContainerPALDir      = ContainerDir + "/pal"
 	ContainerRunDir      = ContainerDir + "/run"
-	ContainerCacheDir    = ContainerDir + "/cache"
 	// ContainerAesmdDir is where SGX PALs expect the aesmd socket.
 	ContainerAesmdDir = "/var/run/aesmd"
 )
@@ -53,6 +52,9 @@ type Host struct {
 	AesmdDir string
 	// CacheDir is the root of the wasm caches; "" means DefaultCacheDir.
 	CacheDir string
+	// CacheFD is the descriptor number the container's init gets the wasm
+	// cache directory on (the caller passes it open there).
+	CacheFD int
 	// PALDirs, when not empty, are the only host directories the PAL and
 	// the extra libraries may come from. A bundle's annotations are input
 	// from whoever wrote the bundle, and the PAL is loaded on the host by
@@ -287,7 +289,18 @@ func (c *Config) rewriteWasm(spec *specs.Spec, h Host, rootfs string) error {
 		return err
 	}
 	cache := filepath.Join(h.cacheDir(), sum)
-	args := []string{ContainerRuneletWasm, "--cache-dir", ContainerCacheDir}
+	if h.CacheFD < 3 {
+		return fmt.Errorf("the wasm cache descriptor must be above stdio, not %d", h.CacheFD)
+	}
+	// The cache is handed over as a descriptor, never mounted: runelet-wasm
+	// runs the native code it finds there, so no path in the container (the
+	// module's filesystem) may lead to it.
+	args := []string{ContainerRuneletWasm, "--cache-fd", strconv.Itoa(h.CacheFD)}
+	if c.logLevelGiven {
+		// Otherwise runelet-wasm keeps its own default (warnings only), so
+		// that the workload's stderr holds the module's output alone.
+		args = append(args, "--loglevel", c.LogLevel)
+	}
 	if r := spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil && *r.Resources.Memory.Limit > 0 {
 		args = append(args, "--memory-limit", strconv.FormatInt(*r.Resources.Memory.Limit, 10))
 	}
@@ -296,11 +309,9 @@ func (c *Config) rewriteWasm(spec *specs.Spec, h Host, rootfs string) error {
 	if err := os.MkdirAll(cache, 0o700); err != nil {
 		return fmt.Errorf("creating the wasm cache directory: %w", err)
 	}
+	c.cacheDir = cache
 	spec.Process.Args = append(args, spec.Process.Args...)
-	spec.Mounts = append(spec.Mounts,
-		roBind(h.RuneletWasm, ContainerRuneletWasm),
-		specs.Mount{Destination: ContainerCacheDir, Type: "bind", Source: cache, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}},
-	)
+	spec.Mounts = append(spec.Mounts, roBind(h.RuneletWasm, ContainerRuneletWasm))
 	return nil
 }
 

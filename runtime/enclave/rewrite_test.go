@@ -234,7 +234,7 @@ func TestRewriteWasm(t *testing.T) {
 	os.WriteFile(filepath.Join(rootfs, "app", "text.wasm"), []byte("hello"), 0o644)
 	os.Symlink("/../../../etc/passwd", filepath.Join(rootfs, "app", "escape.wasm"))
 	cacheRoot := filepath.Join(t.TempDir(), "cache")
-	host := Host{RuneletWasm: "/usr/bin/runelet-wasm", CacheDir: cacheRoot}
+	host := Host{RuneletWasm: "/usr/bin/runelet-wasm", CacheDir: cacheRoot, CacheFD: 4}
 	cfg := &Config{Type: TypeWasm, LogLevel: "info"}
 
 	spec := baseSpec("/app/hello.wasm", "arg")
@@ -245,18 +245,35 @@ func TestRewriteWasm(t *testing.T) {
 	}
 	sum := sha256.Sum256(module)
 	cache := filepath.Join(cacheRoot, hex.EncodeToString(sum[:]))
-	want := []string{ContainerRuneletWasm, "--cache-dir", ContainerCacheDir, "--memory-limit", "67108864", "--", "/app/hello.wasm", "arg"}
+	want := []string{ContainerRuneletWasm, "--cache-fd", "4", "--memory-limit", "67108864", "--", "/app/hello.wasm", "arg"}
 	if !slices.Equal(spec.Process.Args, want) {
 		t.Errorf("args = %q\nwant   %q", spec.Process.Args, want)
 	}
-	if m := mountFor(spec, ContainerCacheDir); m == nil || m.Source != cache {
-		t.Errorf("cache mount = %+v, want a bind of %s", m, cache)
+	for _, m := range spec.Mounts {
+		if strings.HasPrefix(m.Source, cacheRoot) {
+			t.Errorf("the cache is mounted (%+v): the module could plant native code there", m)
+		}
 	}
 	if m := mountFor(spec, ContainerRuneletWasm); m == nil || m.Source != host.RuneletWasm || !slices.Contains(m.Options, "ro") {
 		t.Errorf("runelet-wasm mount = %+v", m)
 	}
 	if st, err := os.Stat(cache); err != nil || !st.IsDir() {
 		t.Errorf("cache directory not created: %v", err)
+	}
+	if cfg.CacheDir() != cache {
+		t.Errorf("CacheDir() = %q, want %q", cfg.CacheDir(), cache)
+	}
+
+	given := &Config{Type: TypeWasm, LogLevel: "debug", logLevelGiven: true}
+	spec = baseSpec("/app/hello.wasm")
+	if err := given.Rewrite(spec, host, "", rootfs); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{ContainerRuneletWasm, "--cache-fd", "4", "--loglevel", "debug", "--", "/app/hello.wasm"}; !slices.Equal(spec.Process.Args, want) {
+		t.Errorf("args with a log level = %q\nwant   %q", spec.Process.Args, want)
+	}
+	if err := cfg.Rewrite(baseSpec("/app/hello.wasm"), Host{RuneletWasm: host.RuneletWasm, CacheDir: cacheRoot}, "", rootfs); err == nil || !strings.Contains(err.Error(), "descriptor") {
+		t.Errorf("cache descriptor 0: error = %v", err)
 	}
 
 	for _, tc := range []struct{ module, wantErr string }{
@@ -266,7 +283,7 @@ func TestRewriteWasm(t *testing.T) {
 		{"/app/escape.wasm", "no such file"},
 	} {
 		t.Run(tc.module, func(t *testing.T) {
-			err := cfg.Rewrite(baseSpec(tc.module), Host{RuneletWasm: host.RuneletWasm, CacheDir: filepath.Join(cacheRoot, "bad")}, "", rootfs)
+			err := cfg.Rewrite(baseSpec(tc.module), Host{RuneletWasm: host.RuneletWasm, CacheDir: filepath.Join(cacheRoot, "bad"), CacheFD: 3}, "", rootfs)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli"
+	"golang.org/x/sys/unix"
 
 	"github.com/inclavare/inclavare/runtime/enclave"
 )
@@ -141,7 +142,9 @@ func startContainer(c *cli.Context, act action) (int, error) {
 	var runDir string
 	if ecfg != nil {
 		runDir = filepath.Join(root, id, enclave.RunDirName)
-		if err := prepareEnclave(context.Background(), ecfg, spec, runDir); err != nil {
+		// The wasm cache comes after the preserved descriptors.
+		cacheFD := 3 + c.Int("preserve-fds")
+		if err := prepareEnclave(context.Background(), ecfg, spec, runDir, cacheFD); err != nil {
 			return -1, err
 		}
 	}
@@ -149,10 +152,20 @@ func startContainer(c *cli.Context, act action) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	var extra []*os.File
 	if ecfg != nil {
-		if err := makeRunDir(ct, runDir, spec.Process.User); err != nil {
+		if err := makeRunDir(ct, runDir, ecfg.CacheDir(), spec.Process.User); err != nil {
 			_ = ct.Destroy()
 			return -1, err
+		}
+		if dir := ecfg.CacheDir(); dir != "" {
+			f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+			if err != nil {
+				_ = ct.Destroy()
+				return -1, fmt.Errorf("opening the wasm cache directory: %w", err)
+			}
+			defer f.Close() // the init has its own copy once started
+			extra = append(extra, f)
 		}
 		if err := enclave.WriteState(filepath.Join(root, id), &enclave.State{Type: ecfg.Type, RunDir: runDir}); err != nil {
 			_ = ct.Destroy()
@@ -170,14 +183,15 @@ func startContainer(c *cli.Context, act action) (int, error) {
 		consoleSocket: c.String("console-socket"),
 		pidfdSocket:   c.String("pidfd-socket"),
 		preserveFDs:   c.Int("preserve-fds"),
+		extraFiles:    extra,
 	}
 	return r.run(spec.Process)
 }
 
 // prepareEnclave validates the enclave configuration and rewrites spec.
-func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, runDir string) error {
+func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, runDir string, cacheFD int) error {
 	runelet, wasm := tools()
-	host := enclave.Host{Runelet: runelet, RuneletWasm: wasm, CacheDir: os.Getenv("RUNE_WASM_CACHE")}
+	host := enclave.Host{Runelet: runelet, RuneletWasm: wasm, CacheDir: os.Getenv("RUNE_WASM_CACHE"), CacheFD: cacheFD}
 	for _, d := range filepath.SplitList(os.Getenv("RUNE_PAL_DIRS")) {
 		if d != "" {
 			host.PALDirs = append(host.PALDirs, d)
@@ -207,8 +221,9 @@ func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, 
 }
 
 // makeRunDir creates the enclave run directory, owned by the container
-// process's user as the host sees it, for the runelet to serve its socket.
-func makeRunDir(ct *libcontainer.Container, dir string, user specs.User) error {
+// process's user as the host sees it, for the runelet to serve its socket;
+// the wasm cache directory, if any, is given to that user too.
+func makeRunDir(ct *libcontainer.Container, dir, cache string, user specs.User) error {
 	config := ct.Config()
 	uid, err := config.HostUID(int(user.UID))
 	if err != nil {
@@ -223,6 +238,11 @@ func makeRunDir(ct *libcontainer.Container, dir string, user specs.User) error {
 	}
 	if err := os.Chown(dir, uid, gid); err != nil {
 		return fmt.Errorf("giving the enclave run directory to the container user: %w", err)
+	}
+	if cache != "" {
+		if err := os.Chown(cache, uid, gid); err != nil {
+			return fmt.Errorf("giving the wasm cache directory to the container user: %w", err)
+		}
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type runner struct {
 	subreaper     bool
 	destroyOnExit bool
 	preserveFDs   int
+	extraFiles    []*os.File // after the preserved descriptors
 	pidFile       string
 	consoleSocket string
 	pidfdSocket   string
@@ -68,6 +69,7 @@ func (r *runner) run(config *specs.Process) (status int, err error) {
 		}
 		process.ExtraFiles = append(process.ExtraFiles, os.NewFile(uintptr(i), "PreserveFD:"+strconv.Itoa(i)))
 	}
+	process.ExtraFiles = append(process.ExtraFiles, r.extraFiles...)
 
 	signals := newSignalHandler(r.subreaper)
 	defer signals.stop()

@@ -240,6 +240,7 @@ func TestEnclaveWasm(t *testing.T) {
 		withEnclave(map[string]string{"enclave.type": "wasm"}, true)(s)
 		limit := int64(32 << 20)
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		s.Process.User = specs.User{UID: 1000, GID: 1000} // the cache must be writable for it
 	})
 	if err := os.MkdirAll(filepath.Join(b, "rootfs", "app"), 0o755); err != nil {
 		t.Fatal(err)
@@ -249,13 +250,16 @@ func TestEnclaveWasm(t *testing.T) {
 	}
 	for i := range 2 {
 		r := e.rune("run", "--bundle", b, "w")
-		if r.code != 5 || !strings.Contains(r.stdout, "Hello from WebAssembly") || !strings.Contains(r.stdout, "arg: one\n") {
+		if r.code != 5 || !strings.Contains(r.stdout, "Hello from WebAssembly") || !strings.Contains(r.stdout, "arg: one\n") || strings.Contains(r.stderr, "cache") {
 			t.Errorf("run %d: code %d, stdout %q, stderr %q", i, r.code, r.stdout, r.stderr)
 		}
 	}
 	entries, _ := os.ReadDir(cache)
 	if len(entries) != 1 {
-		t.Errorf("cache %s holds %d module directories, want 1", cache, len(entries))
+		t.Fatalf("cache %s holds %d module directories, want 1", cache, len(entries))
+	}
+	if compiled, _ := os.ReadDir(filepath.Join(cache, entries[0].Name())); len(compiled) == 0 {
+		t.Errorf("the module's cache directory is empty: nothing was compiled into it")
 	}
 
 	b2 := e.bundle("w2", []string{"/app/hello.wasm"}, withEnclave(map[string]string{"enclave.type": "wasm"}, false))
