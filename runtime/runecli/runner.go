@@ -180,6 +180,9 @@ func (h *signalHandler) forward(process *libcontainer.Process, t *tty) (int, err
 			for {
 				var ws unix.WaitStatus
 				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err == unix.EINTR {
+					continue
+				}
 				if err != nil || pid <= 0 {
 					break
 				}

@@ -56,6 +56,9 @@ func reap(log *slog.Logger) {
 	for {
 		var status syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &status, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue // interrupted (the Go runtime's own signals): try again
+		}
 		if pid <= 0 || err != nil {
 			return
 		}
