@@ -85,6 +85,11 @@ var ErrUnavailable = errors.New("instance unavailable on this machine")
 // example key generation in nullcrypto).
 var ErrUnsupported = errors.New("operation not supported by this instance")
 
+// ErrKeyLost is wrapped when a crypto wrapper is asked to use a key it no
+// longer holds (a crypto plugin whose process was restarted since it made
+// the key). The framework then makes a new key for the next handshake.
+var ErrKeyLost = errors.New("key lost with its plugin process")
+
 // ErrNoApplicationProtocol is wrapped by a server's GetCredentials that
 // refuses every application protocol (ALPN) the client offered; the TLS
 // wrapper then tells the client with a no_application_protocol alert.

@@ -1,6 +1,10 @@
 package plugin
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/inclavare/inclavare/framework/instance"
+)
 
 // Sentinel errors. A failing plugin call wraps one of them, with a message
 // that names the plugin path and what happened; test with errors.Is.
@@ -24,7 +28,7 @@ var (
 	// ErrKeyLost is wrapped when a crypto plugin is asked to use a key it no
 	// longer holds: keys live in the plugin process and do not survive its
 	// restart (after a crash or a timeout) or the instance's Close.
-	ErrKeyLost = errors.New("key lost with its plugin process")
+	ErrKeyLost = instance.ErrKeyLost
 )
 
 // pluginError is an error with its own message that also matches the

@@ -83,6 +83,8 @@ func (c *Conn) negotiate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	id := st.identity() // this handshake's key, even if another replaces it
+
 	modes, err := c.cfg.modes()
 	if err != nil {
 		return err
@@ -135,11 +137,11 @@ func (c *Conn) negotiate(ctx context.Context) error {
 					m = FreshnessNone // a C Rats-TLS server
 				}
 				asked = m == FreshnessExporter
-				return st.credentials(ctx, c.cfg, m, nonce)
+				return st.credentials(ctx, c.cfg, id, m, nonce)
 			}
 		}
 	} else {
-		if st.key == nil && tw.Descriptor().Type != instance.ProtocolNone {
+		if id.key == nil && tw.Descriptor().Type != instance.ProtocolNone {
 			// Caught here for a clearer error than crypto/tls's.
 			return fmt.Errorf("%s %q needs a certificate, and crypto wrapper %q made none; use gocrypto",
 				instance.KindTLS, tw.Descriptor().Name, st.crypto.Instance.Descriptor().Name)
@@ -150,7 +152,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 				return nil, err
 			}
 			mode = m
-			cr, err := st.credentials(ctx, c.cfg, m, nonce)
+			cr, err := st.credentials(ctx, c.cfg, id, m, nonce)
 			if err != nil {
 				return nil, err
 			}
@@ -208,7 +210,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 			// another, its message would be application data.
 			attests = asked
 		}
-		if peer, err = c.exchange(ctx, st, s, peer, attests, verifies); err != nil {
+		if peer, err = c.exchange(ctx, st, id, s, peer, attests, verifies); err != nil {
 			s.Close()
 			return err
 		}
@@ -222,7 +224,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 // exchange sends this side's evidence over the session's exporter value
 // and checks the peer's, in exporter mode. Both directions run at once so
 // that large evidence cannot deadlock two writers.
-func (c *Conn) exchange(ctx context.Context, st *endpoint, s instance.Session, peer *Peer, attests, verifies bool) (*Peer, error) {
+func (c *Conn) exchange(ctx context.Context, st *endpoint, id *identity, s instance.Session, peer *Peer, attests, verifies bool) (*Peer, error) {
 	ekm, err := s.ExportKeyingMaterial(exporterLabel, nil, nonceSize)
 	if err != nil {
 		return nil, fmt.Errorf("exporter mode: %w", err)
@@ -230,7 +232,7 @@ func (c *Conn) exchange(ctx context.Context, st *endpoint, s instance.Session, p
 	sent := make(chan error, 1)
 	if attests {
 		go func() {
-			ev, endorse, err := st.attest(ctx, c.cfg, map[string][]byte{ClaimExporter: ekm})
+			ev, endorse, err := st.attest(ctx, c.cfg, id, map[string][]byte{ClaimExporter: ekm})
 			if err == nil {
 				var msg []byte
 				if msg, err = dice.EncodeMessage(ev, endorse); err == nil {

@@ -7,9 +7,11 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/inclavare/inclavare/framework/dice"
@@ -27,19 +29,16 @@ type endpoint struct {
 	catalog *registry.Catalog
 	opts    instance.Options
 
-	tls      registry.Selected
-	crypto   registry.Selected
-	attester registry.Selected // zero when this side does not attest
+	tls    registry.Selected
+	crypto registry.Selected
 
-	issued bool          // the attester is selected and the key made
-	key    crypto.Signer // nil with nullcrypto
-	pkh    []byte        // SHA-256 of key's SubjectPublicKeyInfo
-
-	cmu    sync.Mutex // guards the cached certificates
-	cert   [][]byte   // none mode, issued at certAt
-	certAt time.Time
-	bare   [][]byte // exporter mode: no evidence, issued at bareAt
-	bareAt time.Time
+	// id is this side's attester and key, nil until issued (and for a
+	// side that does not attest). It is replaced whole when its key is
+	// lost; a handshake uses the one it started with.
+	id atomic.Pointer[identity]
+	// retired are identities replaced after a key loss, closed with the
+	// endpoint (a handshake may still use one).
+	retired []*identity
 
 	vmu       sync.Mutex
 	verifiers map[string]registry.Selected // by evidence type
@@ -47,6 +46,48 @@ type endpoint struct {
 	pmu      sync.Mutex
 	verdicts map[[32]byte]verdict // none-mode peers, by certificate hash
 }
+
+// identity is an attester, a key of the crypto wrapper and the
+// certificates made for that key.
+type identity struct {
+	attester registry.Selected
+	key      crypto.Signer // nil with nullcrypto
+	pkh      []byte        // SHA-256 of key's SubjectPublicKeyInfo
+	// lost is set when the crypto wrapper no longer holds key (a crypto
+	// plugin whose process was restarted): the next handshake makes a new
+	// identity.
+	lost atomic.Bool
+
+	cmu    sync.Mutex // guards the cached certificates
+	cert   [][]byte   // none mode, issued at certAt
+	certAt time.Time
+	bare   [][]byte // exporter mode: no evidence, issued at bareAt
+	bareAt time.Time
+}
+
+// note records that err says the key is lost.
+func (id *identity) note(err error) error {
+	if errors.Is(err, instance.ErrKeyLost) {
+		id.lost.Store(true)
+	}
+	return err
+}
+
+// watchedKey is the key handed to the TLS stack: it notes key loss in
+// signatures made during handshakes.
+type watchedKey struct {
+	crypto.Signer
+	id *identity
+}
+
+// Sign signs with the key, noting a lost key.
+func (k watchedKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := k.Signer.Sign(r, digest, opts)
+	return sig, k.id.note(err)
+}
+
+// identity returns this side's identity (nil if not issued).
+func (st *endpoint) identity() *identity { return st.id.Load() }
 
 // endpoint returns the live state, creating what role needs on first use.
 func (c *Config) endpoint(ctx context.Context, role instance.Role) (*endpoint, error) {
@@ -63,11 +104,19 @@ func (c *Config) endpoint(ctx context.Context, role instance.Role) (*endpoint, e
 		c.state = st
 	}
 	attests := role == instance.RoleServer || c.Mutual
-	if attests && !c.state.issued {
-		if err := c.state.issue(ctx, c); err != nil {
+	if id := c.state.identity(); attests && id != nil && id.lost.Load() {
+		// The crypto wrapper lost the key (its plugin process restarted):
+		// make a new key and certificate, as at the first handshake.
+		c.logger().Warn("rats-tls certificate key lost with its crypto plugin; making a new one")
+		c.state.retired = append(c.state.retired, id)
+		c.state.id.Store(nil)
+	}
+	if attests && c.state.identity() == nil {
+		id, err := c.state.issue(ctx, c)
+		if err != nil {
 			return nil, err
 		}
-		c.state.issued = true
+		c.state.id.Store(id)
 	}
 	return c.state, nil
 }
@@ -96,64 +145,61 @@ func (c *Config) newEndpoint(ctx context.Context) (*endpoint, error) {
 
 // issue selects the attester and makes this side's key, and the
 // certificate of none mode.
-func (st *endpoint) issue(ctx context.Context, c *Config) (err error) {
+func (st *endpoint) issue(ctx context.Context, c *Config) (_ *identity, err error) {
 	for k := range c.CustomClaims {
 		if k == ClaimNonce || k == ClaimExporter || k == dice.ClaimPubKeyHash {
-			return fmt.Errorf("custom claim %q is reserved", k)
+			return nil, fmt.Errorf("custom claim %q is reserved", k)
 		}
 	}
 	sel, err := st.catalog.Select(ctx, instance.KindAttester, c.Attester, st.opts)
 	if err != nil {
-		return fmt.Errorf("selecting the attester: %w", err)
+		return nil, fmt.Errorf("selecting the attester: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			sel.Instance.Close()
-			st.attester, st.key, st.pkh = registry.Selected{}, nil, nil
-			return
 		}
-		st.attester = sel
 	}()
+	id := &identity{attester: sel}
 	cw := st.crypto.Instance.(instance.CryptoWrapper)
 	alg, err := instance.ParseKeyAlgorithm(string(c.KeyAlgorithm))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key, err := cw.GenerateKey(ctx, alg)
 	if errors.Is(err, instance.ErrUnsupported) {
 		// nullcrypto: no certificate; only nulltls can work with that.
 		c.logger().Debug("crypto wrapper makes no keys; no certificate will be presented", "crypto", cw.Descriptor().Name)
-		return nil
+		return id, nil
 	}
 	if err != nil {
-		return fmt.Errorf("generating the %s certificate key: %w", alg, err)
+		return nil, fmt.Errorf("generating the %s certificate key: %w", alg, err)
 	}
 	pkh, err := cw.PubKeyHash(ctx, instance.SHA256, key.Public())
 	if err != nil {
-		return fmt.Errorf("hashing the certificate key: %w", err)
+		return nil, fmt.Errorf("hashing the certificate key: %w", err)
 	}
-	st.key, st.pkh = key, pkh
-	st.attester = sel // for attest below; reset by the defer on failure
-	if st.cert, err = st.certificate(ctx, c, nil); err != nil {
-		return err
+	id.key, id.pkh = key, pkh
+	if id.cert, err = st.certificate(ctx, c, id, nil); err != nil {
+		return nil, err
 	}
-	st.certAt = c.now()
+	id.certAt = c.now()
 	c.logger().Debug("rats-tls certificate issued", "attester", sel.Instance.Descriptor().Name, "key", alg)
-	return nil
+	return id, nil
 }
 
 // attest collects evidence over this side's key, the custom claims and
 // extra (freshness) claims, and returns the evidence and endorsements
 // values as the extensions carry them; nil evidence for the null attester.
-func (st *endpoint) attest(ctx context.Context, c *Config, extra map[string][]byte) (evidence, endorsements []byte, err error) {
-	att := st.attester.Instance.(instance.Attester)
+func (st *endpoint) attest(ctx context.Context, c *Config, id *identity, extra map[string][]byte) (evidence, endorsements []byte, err error) {
+	att := id.attester.Instance.(instance.Attester)
 	custom := c.CustomClaims
 	if len(extra) > 0 {
 		custom = make(map[string][]byte, len(c.CustomClaims)+len(extra))
 		maps.Copy(custom, c.CustomClaims)
 		maps.Copy(custom, extra)
 	}
-	claims, err := dice.EncodeClaims(dice.Claims{PubKeyHash: dice.PubKeyHash{Alg: instance.SHA256, Hash: st.pkh}, Custom: custom})
+	claims, err := dice.EncodeClaims(dice.Claims{PubKeyHash: dice.PubKeyHash{Alg: instance.SHA256, Hash: id.pkh}, Custom: custom})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding claims: %w", err)
 	}
@@ -183,15 +229,15 @@ func (st *endpoint) attest(ctx context.Context, c *Config, extra map[string][]by
 
 // certificate issues a certificate for this side's key: with evidence over
 // extra claims (nil extra: none mode), or, when bare, with none at all.
-func (st *endpoint) certificate(ctx context.Context, c *Config, extra map[string][]byte) ([][]byte, error) {
-	ev, endorse, err := st.attest(ctx, c, extra)
+func (st *endpoint) certificate(ctx context.Context, c *Config, id *identity, extra map[string][]byte) ([][]byte, error) {
+	ev, endorse, err := st.attest(ctx, c, id, extra)
 	if err != nil {
 		return nil, err
 	}
-	return st.sign(ctx, c, ev, endorse)
+	return st.sign(ctx, c, id, ev, endorse)
 }
 
-func (st *endpoint) sign(ctx context.Context, c *Config, evidence, endorsements []byte) ([][]byte, error) {
+func (st *endpoint) sign(ctx context.Context, c *Config, id *identity, evidence, endorsements []byte) ([][]byte, error) {
 	var exts []pkix.Extension
 	if evidence != nil {
 		exts = append(exts, pkix.Extension{Id: dice.OIDTaggedEvidence, Value: evidence})
@@ -208,7 +254,7 @@ func (st *endpoint) sign(ctx context.Context, c *Config, evidence, endorsements 
 		validity = DefaultCertificateValidity
 	}
 	now := c.now()
-	der, err := st.crypto.Instance.(instance.CryptoWrapper).SelfSignedCertificate(ctx, st.key, instance.CertificateTemplate{
+	der, err := st.crypto.Instance.(instance.CryptoWrapper).SelfSignedCertificate(ctx, id.key, instance.CertificateTemplate{
 		Subject:      pkix.Name{Organization: []string{"Inclavare"}, CommonName: "RATS-TLS"},
 		SerialNumber: serial,
 		NotBefore:    now.Add(-5 * time.Minute),
@@ -216,7 +262,7 @@ func (st *endpoint) sign(ctx context.Context, c *Config, evidence, endorsements 
 		Extensions:   exts,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("issuing the certificate: %w", err)
+		return nil, fmt.Errorf("issuing the certificate: %w", id.note(err))
 	}
 	return [][]byte{der}, nil
 }
@@ -225,40 +271,40 @@ func (st *endpoint) sign(ctx context.Context, c *Config, evidence, endorsements 
 // cached one of none mode (re-issued after Config.EvidenceTTL), one over
 // the peer's nonce, or for exporter mode a bare one (evidence follows the
 // handshake).
-func (st *endpoint) credentials(ctx context.Context, c *Config, mode Freshness, nonce []byte) (*instance.Credentials, error) {
-	if st.key == nil {
+func (st *endpoint) credentials(ctx context.Context, c *Config, id *identity, mode Freshness, nonce []byte) (*instance.Credentials, error) {
+	if id.key == nil {
 		return &instance.Credentials{}, nil // nullcrypto: none
 	}
 	var cert [][]byte
 	var err error
 	switch mode {
 	case FreshnessNonce:
-		cert, err = st.certificate(ctx, c, map[string][]byte{ClaimNonce: nonce})
+		cert, err = st.certificate(ctx, c, id, map[string][]byte{ClaimNonce: nonce})
 	case FreshnessExporter:
-		st.cmu.Lock()
-		if st.bare == nil || c.now().Sub(st.bareAt) > c.evidenceTTL() {
+		id.cmu.Lock()
+		if id.bare == nil || c.now().Sub(id.bareAt) > c.evidenceTTL() {
 			var fresh [][]byte
-			if fresh, err = st.sign(ctx, c, nil, nil); err == nil {
-				st.bare, st.bareAt = fresh, c.now()
+			if fresh, err = st.sign(ctx, c, id, nil, nil); err == nil {
+				id.bare, id.bareAt = fresh, c.now()
 			}
 		}
-		cert = st.bare
-		st.cmu.Unlock()
+		cert = id.bare
+		id.cmu.Unlock()
 	default:
-		st.cmu.Lock()
-		if ttl := c.evidenceTTL(); c.now().Sub(st.certAt) > ttl {
+		id.cmu.Lock()
+		if ttl := c.evidenceTTL(); c.now().Sub(id.certAt) > ttl {
 			var fresh [][]byte
-			if fresh, err = st.certificate(ctx, c, nil); err == nil {
-				st.cert, st.certAt = fresh, c.now()
+			if fresh, err = st.certificate(ctx, c, id, nil); err == nil {
+				id.cert, id.certAt = fresh, c.now()
 			}
 		}
-		cert = st.cert
-		st.cmu.Unlock()
+		cert = id.cert
+		id.cmu.Unlock()
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &instance.Credentials{Certificate: cert, Key: st.key}, nil
+	return &instance.Credentials{Certificate: cert, Key: watchedKey{Signer: id.key, id: id}}, nil
 }
 
 // verifier returns the verifier for evType, creating it on first use.
@@ -290,7 +336,9 @@ func (st *endpoint) selected() map[instance.Kind]Selection {
 	}
 	add(instance.KindTLS, st.tls)
 	add(instance.KindCrypto, st.crypto)
-	add(instance.KindAttester, st.attester)
+	if id := st.identity(); id != nil {
+		add(instance.KindAttester, id.attester)
+	}
 	st.vmu.Lock()
 	for _, s := range st.verifiers {
 		add(instance.KindVerifier, s)
@@ -301,7 +349,13 @@ func (st *endpoint) selected() map[instance.Kind]Selection {
 
 func (st *endpoint) close() error {
 	var errs []error
-	for _, s := range []registry.Selected{st.attester, st.crypto, st.tls} {
+	sels := []registry.Selected{st.crypto, st.tls}
+	for _, id := range append(st.retired, st.identity()) {
+		if id != nil {
+			sels = append(sels, id.attester)
+		}
+	}
+	for _, s := range sels {
 		if s.Instance != nil {
 			errs = append(errs, s.Instance.Close())
 		}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,7 +209,7 @@ func shelterCmd(t *testing.T, db string, args ...string) (string, int) {
 }
 
 // TestRemoteAttestationRecovery: the workload killed in the middle of a
-// session, inclavared restarted: each gives a clear error
+// session, inclavared's plugins killed, inclavared restarted: each gives a clear error
 // where it must, and everything works again afterwards, with the
 // reference values intact.
 func TestRemoteAttestationRecovery(t *testing.T) {
@@ -219,7 +220,6 @@ func TestRemoteAttestationRecovery(t *testing.T) {
 	wport, iport := freePort(t), freePort(t)
 	w := startWorkload(t, wport, goodDigest)
 	inc, _ := startInclavared(t, iport, wport)
-	_ = inc
 	attest := func() (string, int) {
 		return shelterCmd(t, db, "remoteattestation", "--addr", "tcp://127.0.0.1:"+iport, "--workload", "web",
 			"--allow-simulated", "--freshness", "nonce", "--message", "ping")
@@ -265,6 +265,24 @@ func TestRemoteAttestationRecovery(t *testing.T) {
 		mustAttest(t, "workload restarted")
 	})
 
+	t.Run("plugin killed", func(t *testing.T) {
+		killed := killPlugins(t, inc.cmd.Process.Pid)
+		if killed == 0 {
+			t.Fatal("inclavared has no plugin process to kill")
+		}
+		// The first attestation may fail, with a clear error, while the
+		// plugins restart (a killed crypto plugin took inclavared's key
+		// with it); the next must succeed.
+		if out, code := attest(); code != 0 && !strings.Contains(out, "inclavared") {
+			t.Fatalf("first attestation after %d plugins were killed: exit %d, no clear error:\n%s", killed, code, out)
+		}
+		if inc.cmd.ProcessState != nil {
+			t.Fatal("inclavared exited")
+		}
+		mustAttest(t, "after the plugins restarted")
+		mustAttest(t, "and again")
+	})
+
 	t.Run("inclavared restarted", func(t *testing.T) {
 		inc.stop(t)
 		if out, code := attest(); code != 1 || !strings.Contains(out, "127.0.0.1:"+iport) {
@@ -277,4 +295,31 @@ func TestRemoteAttestationRecovery(t *testing.T) {
 		}
 		mustAttest(t, "inclavared restarted")
 	})
+}
+
+// killPlugins kills inclavared's plugin processes and returns how many.
+func killPlugins(t *testing.T, parent int) int {
+	t.Helper()
+	n := 0
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join(filepath.Dir(p), "exe"))
+		if err != nil || !strings.HasPrefix(exe, pluginDir+"/") {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
 }
