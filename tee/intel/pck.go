@@ -315,16 +315,9 @@ func certBlock(b []byte) (der, rest []byte, ok bool) {
 	if end < 0 || bytes.IndexByte(body[:end], ':') >= 0 {
 		return nil, nil, false
 	}
-	enc := make([]byte, 0, end)
-	for _, c := range body[:end] {
-		switch c {
-		case '\n', '\r', ' ', '\t':
-		default:
-			enc = append(enc, c)
-		}
-	}
-	der = make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
-	n, err := base64.StdEncoding.Decode(der, enc)
+	// base64 skips line breaks itself; anything else odd goes to encoding/pem.
+	der = make([]byte, base64.StdEncoding.DecodedLen(end))
+	n, err := base64.StdEncoding.Decode(der, body[:end])
 	if err != nil {
 		return nil, nil, false
 	}
