@@ -1,6 +1,7 @@
 package ratstls
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -35,6 +36,33 @@ type Conn struct {
 	session instance.Session
 	peer    *Peer
 	mode    Freshness
+
+	relayed []byte // a client's nonce chosen by a third party (UseNonce)
+}
+
+// NonceSize is the size of a freshness nonce.
+const NonceSize = nonceSize
+
+// UseNonce makes a client handshake in nonce mode with nonce (NonceSize
+// bytes) instead of a random nonce of its own, whatever its Config's
+// Freshness: the peer's evidence is then bound to a nonce that whoever
+// chose it can check. inclavared relays shelter's nonce this way, so that
+// shelter checks the workload's evidence for freshness itself. Call it
+// before the handshake.
+func (c *Conn) UseNonce(nonce []byte) error {
+	if c.role != instance.RoleClient {
+		return errors.New("rats-tls: only a client sends a nonce")
+	}
+	if len(nonce) != nonceSize {
+		return fmt.Errorf("rats-tls: a nonce is %d bytes, not %d", nonceSize, len(nonce))
+	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.done {
+		return errors.New("rats-tls: UseNonce after the handshake")
+	}
+	c.relayed = bytes.Clone(nonce)
+	return nil
 }
 
 // Server returns the server side of a Rats-TLS connection over conn.
@@ -89,6 +117,9 @@ func (c *Conn) negotiate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.relayed != nil {
+		modes = []Freshness{FreshnessNonce}
+	}
 	attests := c.role == instance.RoleServer || c.cfg.Mutual
 	verifies := c.role == instance.RoleClient || c.cfg.Mutual
 	tw := st.tls.Instance.(instance.TLSWrapper)
@@ -121,7 +152,9 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		},
 	}
 	if c.role == instance.RoleClient {
-		if slices.Contains(modes, FreshnessNonce) {
+		if c.relayed != nil {
+			myNonce = c.relayed
+		} else if slices.Contains(modes, FreshnessNonce) {
 			if myNonce, err = newNonce(); err != nil {
 				return err
 			}
