@@ -101,3 +101,52 @@ func dial(ctx context.Context, socketPath string) (*net.UnixConn, error) {
 		}
 	}
 }
+
+// LocalReport asks the enclave runtime instance served at socketPath for
+// its local report over reportData (at most MaxReportData bytes; PAL API
+// version 3's pal_get_local_report). An enclave runtime without one
+// answers with an error wrapping ErrRemote that says so.
+func LocalReport(ctx context.Context, socketPath string, reportData []byte) ([]byte, error) {
+	data, err := EncodeRequest(Request{Attest: &AttestRequest{ReportData: reportData}})
+	if err != nil {
+		return nil, fmt.Errorf("local report: %w", err)
+	}
+	conn, err := dial(ctx, socketPath)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := conn.Write(data); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("local report: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("local report: sending the request to %s: %w", socketPath, err)
+	}
+	buf := make([]byte, maxResponseSize+1)
+	n, _, flags, _, err := conn.ReadMsgUnix(buf, nil)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("local report: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("local report: reading the runelet's answer on %s: %w", socketPath, err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("local report: the runelet closed %s without an answer: the enclave runtime has probably exited", socketPath)
+	}
+	if flags&unix.MSG_TRUNC != 0 {
+		return nil, fmt.Errorf("local report: %w: the runelet's answer is longer than %d bytes", ErrProtocol, maxResponseSize)
+	}
+	resp, err := DecodeResponse(buf[:n])
+	if err != nil {
+		return nil, fmt.Errorf("local report: %w", err)
+	}
+	switch {
+	case resp.Error != "":
+		return nil, fmt.Errorf("local report: %w: %s", ErrRemote, resp.Error)
+	case resp.Report == nil:
+		return nil, fmt.Errorf("local report: %w: the runelet answered an attest request with an exit code", ErrProtocol)
+	}
+	return resp.Report, nil
+}

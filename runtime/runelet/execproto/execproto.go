@@ -14,9 +14,17 @@
 //
 // If the client closes the connection before the response, the server
 // kills the process (SIGKILL through pal_kill), so a cancelled Exec leaves
-// nothing running. JSON members must be spelled exactly as documented;
-// unknown members, trailing data, a request larger than MaxRequestSize and
-// any count of descriptors other than three are refused.
+// nothing running.
+//
+// The same socket answers a request for the enclave runtime's local
+// report (PAL API version 3, pal_get_local_report): the client sends
+// {"attest": {"report_data": BASE64}} (at most MaxReportData bytes, no
+// descriptors), and the server answers {"report": BASE64} or
+// {"error": "..."}.
+//
+// JSON members must be spelled exactly as documented; unknown members,
+// trailing data, a request larger than MaxRequestSize and any count of
+// descriptors other than three (exec) or none (attest) are refused.
 package execproto
 
 import (
@@ -41,7 +49,12 @@ const maxResponseSize = 64 << 10
 // ErrProtocol marks a malformed request or response.
 var ErrProtocol = errors.New("malformed exec request or response")
 
-// Request asks the runelet to run a further process in its enclave runtime.
+// MaxReportData is the most report data an attest request may carry: the
+// report data of an SGX report, and of the skeleton PAL's report.
+const MaxReportData = 64
+
+// Request asks the runelet to run a further process in its enclave
+// runtime, or, with Attest set, for the enclave runtime's local report.
 type Request struct {
 	// Args are the process's arguments; Args[0] is the executable, as the
 	// enclave runtime resolves it (the skeleton PAL searches PATH from Env
@@ -51,6 +64,17 @@ type Request struct {
 	Env []string `json:"env,omitempty"`
 	// Cwd is the working directory, absolute; empty keeps the runelet's.
 	Cwd string `json:"cwd,omitempty"`
+	// Attest, when set, makes this an attest request: Args, Env and Cwd
+	// must then be empty.
+	Attest *AttestRequest `json:"attest,omitempty"`
+}
+
+// AttestRequest asks for the enclave runtime's local report over
+// ReportData.
+type AttestRequest struct {
+	// ReportData is bound into the report (at most MaxReportData bytes;
+	// the PAL zero-pads it).
+	ReportData []byte `json:"report_data"`
 }
 
 // Response is the runelet's answer: the exit code, or why the process
@@ -58,14 +82,29 @@ type Request struct {
 type Response struct {
 	// ExitCode is the process's exit code (128+N when killed by signal N).
 	ExitCode *int `json:"exit_code,omitempty"`
-	// Error says why the process could not be created or run.
+	// Error says why the process could not be created or run, or why
+	// there is no report.
 	Error string `json:"error,omitempty"`
+	// Report is the local report answering an attest request.
+	Report []byte `json:"report,omitempty"`
 }
 
 // Validate checks a request: arguments present, no NUL byte in any string
 // (they become C strings), KEY=VALUE environment entries, an absolute
 // working directory.
+//
+// An attest request carries at most MaxReportData bytes of report data and
+// nothing else.
 func (r *Request) Validate() error {
+	if r.Attest != nil {
+		if len(r.Args) != 0 || len(r.Env) != 0 || r.Cwd != "" {
+			return fmt.Errorf("%w: an attest request carries no args, env or cwd", ErrProtocol)
+		}
+		if n := len(r.Attest.ReportData); n > MaxReportData {
+			return fmt.Errorf("%w: report data of %d bytes, at most %d", ErrProtocol, n, MaxReportData)
+		}
+		return nil
+	}
 	if len(r.Args) == 0 {
 		return fmt.Errorf("%w: no arguments: args[0] must name the executable", ErrProtocol)
 	}
@@ -117,10 +156,23 @@ func DecodeRequest(data []byte) (Request, error) {
 	if len(data) > MaxRequestSize {
 		return r, fmt.Errorf("%w: request of %d bytes, more than %d", ErrProtocol, len(data), MaxRequestSize)
 	}
-	if err := decodeStrict(data, &r, "args", "env", "cwd"); err != nil {
+	if err := decodeStrict(data, &r, "args", "env", "cwd", "attest"); err != nil {
 		return Request{}, fmt.Errorf("decoding the exec request: %w", err)
 	}
-	if r.Args == nil {
+	if r.Attest != nil {
+		// The inner object is held to the same strictness.
+		var outer struct {
+			Attest json.RawMessage `json:"attest"`
+		}
+		if err := json.Unmarshal(data, &outer); err != nil {
+			return Request{}, fmt.Errorf("decoding the attest request: %w: %w", ErrProtocol, err)
+		}
+		var a AttestRequest
+		if err := decodeStrict(outer.Attest, &a, "report_data"); err != nil {
+			return Request{}, fmt.Errorf("decoding the attest request: %w", err)
+		}
+	}
+	if r.Args == nil && r.Attest == nil {
 		return Request{}, fmt.Errorf("%w: the request has no args", ErrProtocol)
 	}
 	if err := r.Validate(); err != nil {
@@ -129,18 +181,24 @@ func DecodeRequest(data []byte) (Request, error) {
 	return r, nil
 }
 
-// DecodeResponse decodes a response packet: exactly one of exit_code and
-// error.
+// DecodeResponse decodes a response packet: exactly one of exit_code,
+// error and report.
 func DecodeResponse(data []byte) (Response, error) {
 	var r Response
 	if len(data) > maxResponseSize {
 		return r, fmt.Errorf("%w: response of %d bytes, more than %d", ErrProtocol, len(data), maxResponseSize)
 	}
-	if err := decodeStrict(data, &r, "exit_code", "error"); err != nil {
+	if err := decodeStrict(data, &r, "exit_code", "error", "report"); err != nil {
 		return Response{}, fmt.Errorf("decoding the exec response: %w", err)
 	}
-	if (r.ExitCode == nil) == (r.Error == "") {
-		return Response{}, fmt.Errorf("%w: the response must hold exactly one of exit_code and error", ErrProtocol)
+	n := 0
+	for _, set := range []bool{r.ExitCode != nil, r.Error != "", len(r.Report) != 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return Response{}, fmt.Errorf("%w: the response must hold exactly one of exit_code, error and report", ErrProtocol)
 	}
 	if r.ExitCode != nil && (*r.ExitCode < 0 || *r.ExitCode > 255) {
 		return Response{}, fmt.Errorf("%w: exit code %d is outside 0..255", ErrProtocol, *r.ExitCode)

@@ -18,6 +18,10 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"args":["a"],"env":["=x"]}`,
 		`[]`,
 		`null`,
+		`{"attest":{"report_data":"AAECAw=="}}`,
+		`{"attest":{}}`,
+		`{"attest":{"report_data":"AA=="},"cwd":"/"}`,
+		`{"attest":{"report_data":"AA==","x":1}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -49,7 +53,7 @@ func FuzzDecodeRequest(f *testing.F) {
 // FuzzDecodeResponse checks that the response decoder never panics and
 // accepts only exactly one of a valid exit code and an error.
 func FuzzDecodeResponse(f *testing.F) {
-	for _, s := range []string{`{"exit_code":3}`, `{"error":"no"}`, `{}`, `{"exit_code":300}`} {
+	for _, s := range []string{`{"exit_code":3}`, `{"error":"no"}`, `{}`, `{"exit_code":300}`, `{"report":"AQI="}`, `{"report":"AQI=","error":"x"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -57,7 +61,13 @@ func FuzzDecodeResponse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if (r.ExitCode == nil) == (r.Error == "") {
+		n := 0
+		for _, set := range []bool{r.ExitCode != nil, r.Error != "", len(r.Report) != 0} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
 			t.Fatalf("accepted %+v", r)
 		}
 		if r.ExitCode != nil && (*r.ExitCode < 0 || *r.ExitCode > 255) {

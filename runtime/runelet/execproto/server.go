@@ -23,6 +23,19 @@ type Handler interface {
 	Exec(ctx context.Context, req Request, stdio [3]*os.File) (exitCode int, err error)
 }
 
+// ReportHandler is implemented by a Handler whose enclave runtime has a
+// local report (PAL API version 3): it answers attest requests. A Handler
+// without it answers them with an error that says so.
+type ReportHandler interface {
+	// LocalReport returns the enclave runtime's report over reportData (at
+	// most MaxReportData bytes).
+	LocalReport(ctx context.Context, reportData []byte) ([]byte, error)
+}
+
+// ErrNoReport is the error of an attest request to an enclave runtime
+// without a local report.
+var ErrNoReport = errors.New("this enclave runtime has no local report (pal_get_local_report needs PAL API version 3)")
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, req Request, stdio [3]*os.File) (int, error)
 
@@ -112,6 +125,10 @@ func serveConn(ctx context.Context, c *net.UnixConn, h Handler, log *slog.Logger
 		writeResponse(c, Response{Error: err.Error()}, log)
 		return
 	}
+	if req.Attest != nil {
+		serveAttest(ctx, c, h, req.Attest.ReportData, log)
+		return
+	}
 	defer func() {
 		for _, f := range stdio {
 			f.Close()
@@ -149,8 +166,35 @@ func serveConn(ctx context.Context, c *net.UnixConn, h Handler, log *slog.Logger
 	<-watched
 }
 
-// readRequest reads the request packet and its three descriptors; on
-// error every descriptor received is closed.
+// serveAttest answers an attest request with h's local report.
+func serveAttest(ctx context.Context, c *net.UnixConn, h Handler, reportData []byte, log *slog.Logger) {
+	rh, ok := h.(ReportHandler)
+	if !ok {
+		writeResponse(c, Response{Error: ErrNoReport.Error()}, log)
+		return
+	}
+	log.Debug("attest request", "report_data_bytes", len(reportData))
+	report, err := rh.LocalReport(ctx, reportData)
+	switch {
+	case err != nil:
+		log.Warn("attest request failed", "err", err)
+		writeResponse(c, Response{Error: err.Error()}, log)
+	case len(report) == 0:
+		writeResponse(c, Response{Error: "the enclave runtime returned an empty report"}, log)
+	case len(report) > maxReportSize:
+		writeResponse(c, Response{Error: fmt.Sprintf("the enclave runtime's report is %d bytes, more than the %d the exec socket carries", len(report), maxReportSize)}, log)
+	default:
+		writeResponse(c, Response{Report: report}, log)
+	}
+}
+
+// maxReportSize is the largest report a response carries (base64 inside
+// maxResponseSize).
+const maxReportSize = (maxResponseSize - 64) / 4 * 3
+
+// readRequest reads the request packet and its descriptors (three for an
+// exec request, none for an attest request); on error every descriptor
+// received is closed.
 func readRequest(c *net.UnixConn) (Request, [3]*os.File, error) {
 	var stdio [3]*os.File
 	buf := make([]byte, MaxRequestSize+1)
@@ -176,14 +220,22 @@ func readRequest(c *net.UnixConn) (Request, [3]*os.File, error) {
 	case flags&unix.MSG_TRUNC != 0:
 		closeAll()
 		return Request{}, stdio, fmt.Errorf("%w: request longer than %d bytes", ErrProtocol, MaxRequestSize)
-	case len(fds) != 3:
-		closeAll()
-		return Request{}, stdio, fmt.Errorf("%w: %d descriptors attached, want 3 (stdin, stdout, stderr)", ErrProtocol, len(fds))
 	}
 	req, err := DecodeRequest(buf[:n])
 	if err != nil {
 		closeAll()
 		return Request{}, stdio, err
+	}
+	if req.Attest != nil {
+		if len(fds) != 0 {
+			closeAll()
+			return Request{}, stdio, fmt.Errorf("%w: %d descriptors attached to an attest request, want none", ErrProtocol, len(fds))
+		}
+		return req, stdio, nil
+	}
+	if len(fds) != 3 {
+		closeAll()
+		return Request{}, stdio, fmt.Errorf("%w: %d descriptors attached, want 3 (stdin, stdout, stderr)", ErrProtocol, len(fds))
 	}
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
 		stdio[i] = os.NewFile(uintptr(fds[i]), name)

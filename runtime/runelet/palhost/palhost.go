@@ -145,7 +145,7 @@ func (h *host) run(ctx context.Context, cfg Config, signals <-chan os.Signal) (i
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := execproto.Serve(sctx, l, execproto.HandlerFunc(h.exec), h.log); err != nil {
+				if err := execproto.Serve(sctx, l, socketHandler{h}, h.log); err != nil {
 					h.log.Error("the exec socket failed", "err", err)
 				}
 			}()
@@ -273,4 +273,30 @@ func inDir(dir string, fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
+}
+
+// socketHandler serves the exec socket: exec requests, and attest requests
+// with pal_get_local_report.
+type socketHandler struct{ h *host }
+
+// Exec runs a requested process (host.exec).
+func (s socketHandler) Exec(ctx context.Context, req execproto.Request, stdio [3]*os.File) (int, error) {
+	return s.h.exec(ctx, req, stdio)
+}
+
+// LocalReport calls pal_get_local_report with the report data as its
+// target info (what the skeleton PAL takes; an SGX PAL takes a TARGETINFO).
+// A PAL below API version 3 has none, and the error says so.
+func (s socketHandler) LocalReport(ctx context.Context, reportData []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if v := s.h.lib.Version(); v < 3 {
+		return nil, fmt.Errorf("the PAL speaks API version %d, which has no pal_get_local_report (version 3 does): %w", v, execproto.ErrNoReport)
+	}
+	report, err := s.h.lib.GetLocalReport(reportData)
+	if err != nil {
+		return nil, fmt.Errorf("pal_get_local_report: %w", err)
+	}
+	return report, nil
 }
