@@ -5,6 +5,9 @@
 //
 //	runelet-wasm [--cache-dir DIR | --cache-fd N] [--memory-limit BYTES]
 //	             [--fs-root DIR] [--fs-read-only] [--loglevel LEVEL]
+//	             [--measurement HEX]
+//	             [--serve tcp://HOST:PORT [--attester NAME] [--max-instances N]
+//	              [--debug-enclave]]
 //	             -- MODULE.wasm [ARGS...]
 //	runelet-wasm measure MODULE.wasm
 //
@@ -27,6 +30,22 @@
 // of the enclave.runtime.loglevel annotation (trace, warning, fatal,
 // panic); logs go to stderr.
 //
+// --measurement makes runelet-wasm refuse (exit 126) a module whose
+// measurement is not HEX: rune passes what it measured at create, so that
+// what runs is what `rune attest` reports even if the file changed since.
+//
+// Serve mode (--serve) is for a module that serves a client: a module
+// cannot do TLS, so runelet-wasm does it for it. It listens with Rats-TLS,
+// attesting as a simulated TEE whose measurement is the module's
+// (--attester, default sgx_ecdsa_sim: MRENCLAVE = the module's SHA-256; see
+// runtime/wasm/attest), and for every attested connection runs a fresh
+// instance of the module, compiled once, with the connection as its stdin
+// and stdout (inetd style), closing the connection when the instance exits.
+// At most --max-instances (default 16) instances run at once; further
+// connections wait in the listen backlog. A stop signal closes the listener
+// and the connections; runelet-wasm then exits with 128+N. The listening
+// address is logged at level info ("addr=HOST:PORT").
+//
 // "measure" prints the module's measurement, the SHA-256 of its bytes in
 // hex: the identity of what runs.
 //
@@ -45,6 +64,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +72,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +80,7 @@ import (
 	"time"
 
 	"github.com/inclavare/inclavare/runtime/wasm"
+	"github.com/inclavare/inclavare/runtime/wasm/attest"
 )
 
 // Exit codes of runelet-wasm's own failures.
@@ -140,6 +162,11 @@ func runCommand(args []string, stderr io.Writer) error {
 	fsRoot := fs.String("fs-root", "/", "host `DIR` the module sees as \"/\" (\"\": no filesystem)")
 	fsReadOnly := fs.Bool("fs-read-only", false, "make --fs-root read-only to the module")
 	logLevel := fs.String("loglevel", "warn", "`LEVEL` of logs on stderr: debug, info, warn, error or off")
+	expect := fs.String("measurement", "", "refuse to run a module whose measurement (SHA-256, `HEX`) is not this one (rune passes what it measured at create)")
+	serveAddr := fs.String("serve", "", "serve mode: listen with Rats-TLS on `tcp://HOST:PORT` and run one module instance per attested connection, the connection as its stdin and stdout")
+	attester := fs.String("attester", attest.DefaultAttester, "serve mode: the simulated TEE's `NAME`, whose measurement is the module's ("+strings.Join(attest.Attesters, ", ")+")")
+	maxInstances := fs.Int("max-instances", DefaultMaxInstances, "serve mode: the most module instances running at once (`N`); further connections wait")
+	debugEnclave := fs.Bool("debug-enclave", false, "serve mode: the simulated enclave is a debug enclave")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: runelet-wasm [flags] -- MODULE.wasm [ARGS...]\n       runelet-wasm measure MODULE.wasm\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -161,6 +188,29 @@ func runCommand(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var want wasm.Measurement
+	if *expect != "" {
+		b, err := hex.DecodeString(*expect)
+		if err != nil || len(b) != len(want) {
+			return fmt.Errorf("--measurement %q: want the module's SHA-256 as %d hex digits", *expect, 2*len(want))
+		}
+		copy(want[:], b)
+	}
+	var so serveOptions
+	if *serveAddr != "" {
+		if so.addr, err = parseServeAddr(*serveAddr); err != nil {
+			return err
+		}
+		if err := attest.CheckName(*attester); err != nil {
+			return fmt.Errorf("--attester: %w", err)
+		}
+		if *maxInstances < 1 {
+			return fmt.Errorf("--max-instances %d: want at least 1", *maxInstances)
+		}
+		so.attester, so.maxInstances, so.debug = *attester, *maxInstances, *debugEnclave
+	} else if setFlags(fs, "attester", "max-instances", "debug-enclave") {
+		return errors.New("--attester, --max-instances and --debug-enclave are for serve mode: give --serve tcp://HOST:PORT too")
+	}
 	log.Info("runelet-wasm starting", "pid", os.Getpid(), "module", fs.Arg(0))
 	cache, closeCache, err := cacheDirectory(*cacheDir, *cacheFD)
 	if err != nil {
@@ -181,6 +231,9 @@ func runCommand(args []string, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: exitNotFound, err: fmt.Errorf("reading the module: %w", err)}
 	}
+	if got := wasm.Measure(bin); *expect != "" && !got.Equal(want) {
+		return &exitError{code: exitCannotRun, err: fmt.Errorf("module %s has measurement %s, not the %s given by --measurement (measured by rune at create): the module changed since; recreate the container", path, got, want)}
+	}
 	r, err := wasm.New(ctx, wasm.Options{CacheDir: cache, MemoryLimit: limit, Logger: log})
 	if err != nil {
 		return fmt.Errorf("setting up the wasm runtime: %w", err)
@@ -192,17 +245,34 @@ func runCommand(args []string, stderr io.Writer) error {
 		}
 	}()
 
+	p := wasm.Process{
+		Args:         fs.Args(),
+		Env:          os.Environ(),
+		Stdin:        os.Stdin,
+		Stdout:       os.Stdout,
+		Stderr:       os.Stderr,
+		Root:         *fsRoot,
+		ReadOnlyRoot: *fsReadOnly,
+	}
+	if so.addr != "" {
+		m, err := r.Compile(ctx, bin)
+		closeCache()
+		if err != nil {
+			return exitFor(result{-1, err}, log)
+		}
+		defer m.Close(context.WithoutCancel(ctx))
+		if err := serve(ctx, r, m, p, so, log); err != nil {
+			return err
+		}
+		if sig, ok := context.Cause(ctx).(signalError); ok {
+			return &exitError{code: exitSignalBase + int(sig.sig)}
+		}
+		return nil
+	}
+
 	done := make(chan result, 1)
 	go func() {
-		code, err := compileAndRun(ctx, r, bin, wasm.Process{
-			Args:         fs.Args(),
-			Env:          os.Environ(),
-			Stdin:        os.Stdin,
-			Stdout:       os.Stdout,
-			Stderr:       os.Stderr,
-			Root:         *fsRoot,
-			ReadOnlyRoot: *fsReadOnly,
-		}, closeCache, log)
+		code, err := compileAndRun(ctx, r, bin, p, closeCache, log)
 		done <- result{code, err}
 	}()
 	var res result
@@ -289,6 +359,17 @@ func cacheDirectory(dir string, fd int) (string, func(), error) {
 		syscall.Close(null)
 	}
 	return fmt.Sprintf("/proc/self/fd/%d", fd), func() { once.Do(retire) }, nil
+}
+
+// setFlags reports whether any of the named flags was given.
+func setFlags(fs *flag.FlagSet, names ...string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			set = true
+		}
+	})
+	return set
 }
 
 // within reports whether dir is root or inside it, symbolic links resolved
