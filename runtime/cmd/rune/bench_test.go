@@ -11,10 +11,48 @@ import (
 	"github.com/inclavare/inclavare/runtime/enclave"
 )
 
-// BenchmarkRun is one `rune run` of a container that exits at once, from
-// the rune command to its exit: plain (as runc would), in a simulated
-// enclave with the skeleton PAL v3 (probe, launcher mounts, runelet, PAL),
-// and in a wasm enclave with a warm compiled-module cache.
+// The benchmarks below time the whole runtime command, runc's and rune's,
+// on the same bundle (busybox-static, read-only rootfs) in the same run, so
+// that scripts/benchmedian can give every case's median against runc's
+// from figures taken side by side: the runc case is the runc release whose
+// libcontainer rune links (see buildRunc), the rune case is the same work
+// through rune, and the rune-enclave cases add an enclave runtime.
+
+// benchCase is one sub-benchmark: a runtime and the annotations of the
+// bundle it runs (nil for a plain container).
+type benchCase struct {
+	name string
+	rt   ociRuntime
+	ann  map[string]string
+}
+
+// benchCases are the cases of a benchmark: runc, rune, then rune with each
+// enclave runtime in enclaves (named rune-<suffix>). The runc case is
+// left out, with the reason, when runc cannot be built (it fails instead
+// with INCLAVARE_CI=1).
+func benchCases(b *testing.B, e *env, enclaves ...benchCase) []benchCase {
+	var cases []benchCase
+	if _, _, err := runcBinary(); err == nil {
+		cases = append(cases, benchCase{name: "runc", rt: runcRuntime(b)})
+	} else if os.Getenv("INCLAVARE_CI") == "1" {
+		b.Fatal(err)
+	} else {
+		b.Logf("no runc case: %v", err)
+	}
+	cases = append(cases, benchCase{name: "rune", rt: runeRuntime(e)})
+	for _, c := range enclaves {
+		c.name = "rune-" + c.name
+		c.rt = runeRuntime(e)
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// BenchmarkRun is one `run` of a container that exits at once
+// (/bin/true), from the runtime's command to its exit: under runc, under
+// rune, in a simulated enclave with the skeleton PAL v3 (probe, launcher
+// mounts, runelet, PAL; /bin/true is then the PAL's workload), and in a
+// wasm enclave with a warm compiled-module cache (the hello module).
 func BenchmarkRun(b *testing.B) {
 	e := newEnv(b)
 	_, file, _, _ := runtimeCaller()
@@ -23,62 +61,87 @@ func BenchmarkRun(b *testing.B) {
 		b.Fatal(err)
 	}
 	e.extra = []string{"RUNE_WASM_CACHE=" + b.TempDir()}
-	for _, bc := range []struct {
-		name string
-		args []string
-		ann  func() map[string]string
-	}{
-		{"plain", []string{"/bin/true"}, func() map[string]string { return nil }},
-		{"simulated", []string{"/bin/true"}, func() map[string]string {
-			return map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: skeleton(b, 3)}
-		}},
-		{"wasm", []string{"/app/hello.wasm"}, func() map[string]string { return map[string]string{enclave.AnnotationType: "wasm"} }},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			ann := bc.ann()
-			bundle := e.bundle("bench", bc.args, func(s *specs.Spec) { s.Annotations = ann; s.Root.Readonly = true })
-			os.MkdirAll(filepath.Join(bundle, "rootfs", "app"), 0o755)
-			if err := os.WriteFile(filepath.Join(bundle, "rootfs", "app", "hello.wasm"), module, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			e.must("run", "--bundle", bundle, "warm") // fills the wasm cache
-			b.ResetTimer()
+	cases := benchCases(b, e,
+		benchCase{name: "enclave-skeleton", ann: map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: skeleton(b, 3)}},
+		benchCase{name: "wasm", ann: map[string]string{enclave.AnnotationType: "wasm"}},
+	)
+	// One bundle per configuration: runc and rune run the very same one.
+	bundles := map[string]string{}
+	bundleFor := func(c benchCase) string {
+		key := c.ann[enclave.AnnotationType]
+		if p, ok := bundles[key]; ok {
+			return p
+		}
+		args := []string{"/bin/true"}
+		if key == "wasm" {
+			args = []string{"/app/hello.wasm"}
+		}
+		p := e.bundle("bench", args, func(s *specs.Spec) { s.Annotations = c.ann; s.Root.Readonly = true })
+		if err := os.MkdirAll(filepath.Join(p, "rootfs", "app"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "rootfs", "app", "hello.wasm"), module, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		bundles[key] = p
+		return p
+	}
+	for _, c := range cases {
+		bundle := bundleFor(c)
+		b.Run(c.name, func(b *testing.B) {
+			c.rt.must(b, "run", "--bundle", bundle, "warm") // fills the wasm cache, and the page cache
 			for i := 0; b.Loop(); i++ {
-				if r := e.rune("run", "--bundle", bundle, "b"+strconv.Itoa(i)); r.code != 0 {
-					b.Fatalf("run: exit %d: %s", r.code, r.stderr)
+				if r := c.rt.invoke(b, "run", "--bundle", bundle, "b"+strconv.Itoa(i)); r.code != 0 {
+					b.Fatalf("%s run: exit %d: %s", c.rt.name, r.code, r.stderr)
 				}
 			}
 		})
 	}
 }
 
-// BenchmarkExec is one `rune exec` of /bin/true into a running container:
-// through libcontainer (plain) or through the runelet's exec socket into
-// the same PAL instance (simulated).
+// BenchmarkExec is one `exec` of /bin/true into a running container:
+// through libcontainer under runc and rune (join the namespaces, init), or,
+// in a simulated enclave (skeleton PAL v3), through the runelet's exec
+// socket into the same PAL instance.
 func BenchmarkExec(b *testing.B) {
 	e := newEnv(b)
-	for _, bc := range []struct {
-		name string
-		ann  func() map[string]string
-	}{
-		{"plain", func() map[string]string { return nil }},
-		{"simulated", func() map[string]string {
-			return map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: skeleton(b, 3)}
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			ann := bc.ann()
-			bundle := e.bundle("bench", []string{"/bin/sleep", "1000"}, func(s *specs.Spec) { s.Annotations = ann })
-			id := "exec-" + bc.name
-			e.must("run", "--detach", "--bundle", bundle, id)
-			defer e.must("delete", "--force", id)
-			e.waitStatus(id, "running")
-			e.must("exec", id, "/bin/true") // the exec socket is up
-			b.ResetTimer()
+	cases := benchCases(b, e,
+		benchCase{name: "enclave", ann: map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: skeleton(b, 3)}},
+	)
+	for _, c := range cases {
+		bundle := e.bundle("bench-"+c.name, []string{"/bin/sleep", "1000"}, func(s *specs.Spec) { s.Annotations = c.ann; s.Root.Readonly = true })
+		b.Run(c.name, func(b *testing.B) {
+			id := "exec-" + c.name
+			c.rt.must(b, "run", "--detach", "--bundle", bundle, id)
+			defer c.rt.must(b, "delete", "--force", id)
+			c.rt.waitStatus(b, id, "running")
+			c.rt.must(b, "exec", id, "/bin/true") // the exec socket is up
 			for b.Loop() {
-				if r := e.rune("exec", id, "/bin/true"); r.code != 0 {
-					b.Fatalf("exec: exit %d: %s", r.code, r.stderr)
+				if r := c.rt.invoke(b, "exec", id, "/bin/true"); r.code != 0 {
+					b.Fatalf("%s exec: exit %d: %s", c.rt.name, r.code, r.stderr)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkLifecycle is one container's life as a container engine drives
+// it: `create`, `start` and `delete --force` of a container whose process
+// (/bin/sleep) would run on, under runc, under rune, and in a simulated
+// enclave with the skeleton PAL v3.
+func BenchmarkLifecycle(b *testing.B) {
+	e := newEnv(b)
+	cases := benchCases(b, e,
+		benchCase{name: "enclave-skeleton", ann: map[string]string{enclave.AnnotationType: "simulated", enclave.AnnotationRuntimePath: skeleton(b, 3)}},
+	)
+	for _, c := range cases {
+		bundle := e.bundle("bench-"+c.name, []string{"/bin/sleep", "1000"}, func(s *specs.Spec) { s.Annotations = c.ann; s.Root.Readonly = true })
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				id := "life-" + strconv.Itoa(i)
+				c.rt.must(b, "create", "--bundle", bundle, id)
+				c.rt.must(b, "start", id)
+				c.rt.must(b, "delete", "--force", id)
 			}
 		})
 	}

@@ -63,24 +63,31 @@ func buildRunc(ctx context.Context, dir string) (bin, version string, err error)
 	return bin, mod.Version, nil
 }
 
-// needRunc returns the runc binary (built once, see buildRunc) and its
-// version, after needRoot; it skips when runc cannot be built, and fails
-// instead with INCLAVARE_CI=1.
-func needRunc(t testing.TB) (bin, version string) {
-	t.Helper()
-	needRoot(t)
+// runcBinary builds runc once per test binary (see buildRunc), next to
+// rune, and returns it with its version or why it could not be built. Call
+// it after needRoot.
+func runcBinary() (bin, version string, err error) {
 	runcBuild.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		runcBuild.bin, runcBuild.version, runcBuild.err = buildRunc(ctx, filepath.Dir(runeBin))
 	})
-	if runcBuild.err != nil {
+	return runcBuild.bin, runcBuild.version, runcBuild.err
+}
+
+// needRunc returns the runc binary and its version, after needRoot; it
+// skips when runc cannot be built, and fails instead with INCLAVARE_CI=1.
+func needRunc(t testing.TB) (bin, version string) {
+	t.Helper()
+	needRoot(t)
+	bin, version, err := runcBinary()
+	if err != nil {
 		if os.Getenv("INCLAVARE_CI") == "1" {
-			t.Fatal(runcBuild.err)
+			t.Fatal(err)
 		}
-		t.Skip(runcBuild.err.Error())
+		t.Skip(err.Error())
 	}
-	return runcBuild.bin, runcBuild.version
+	return bin, version
 }
 
 // ociRuntime is one OCI runtime command line, runc or rune, with its own
