@@ -3,16 +3,27 @@
 //
 // The channel carries the workload's own bytes, forwarded both ways, with
 // one exception: when the first bytes shelter sends are exactly
-// [GetEnclaveInfoLine], inclavared consumes them and answers with one line
-// of JSON, an [EnclaveInfo] (or an [EnclaveInfo] whose MsgType is
-// [MsgError]), before it forwards anything. Everything after that line, and
-// everything on a channel that does not start with it, is the workload's.
+// [GetEnclaveInfoLine], or a [GetEnclaveInfoNonceLine], inclavared consumes
+// them and answers with one line of JSON, an [EnclaveInfo] (or an
+// [EnclaveInfo] whose MsgType is [MsgError]), before it forwards anything.
+// Everything after that line, and everything on a channel that does not
+// start with it, is the workload's.
+//
+// With a nonce, inclavared attests the workload in nonce mode with
+// shelter's nonce (ratstls.Conn.UseNonce): the workload's evidence, in its
+// certificate, is then bound to a value shelter chose for this session,
+// and shelter checks its freshness itself.
 //
 // EnclaveInfo carries the workload's leaf certificate, evidence and
 // endorsements as inclavared received them, so shelter re-verifies the
 // workload's evidence itself and does not have to take inclavared's word
 // for it. An error answer says why in Error, and classifies it in Reason.
 package api
+
+import (
+	"encoding/hex"
+	"strings"
+)
 
 // Message types.
 const (
@@ -30,10 +41,48 @@ const (
 // GetEnclaveInfoLine is the exact request, a JSON object and a newline.
 const GetEnclaveInfoLine = `{"type":"GETENCLAVEINFO"}` + "\n"
 
+// NonceSize is the size of a request's nonce.
+const NonceSize = 32
+
+// nonceLinePrefix and nonceLineSuffix frame the hex nonce of a request.
+const (
+	nonceLinePrefix = `{"type":"GETENCLAVEINFO","nonce":"`
+	nonceLineSuffix = `"}` + "\n"
+	// NonceLineSize is the length of every GetEnclaveInfoNonceLine.
+	NonceLineSize = len(nonceLinePrefix) + 2*NonceSize + len(nonceLineSuffix)
+)
+
+// GetEnclaveInfoNonceLine is the request with nonce (NonceSize bytes), in
+// lower-case hex: exactly NonceLineSize bytes.
+func GetEnclaveInfoNonceLine(nonce [NonceSize]byte) string {
+	return nonceLinePrefix + hex.EncodeToString(nonce[:]) + nonceLineSuffix
+}
+
+// ParseNonceLine reads a GetEnclaveInfoNonceLine; ok is false for
+// anything else (upper-case hex included: the line has one spelling).
+func ParseNonceLine(b []byte) (nonce [NonceSize]byte, ok bool) {
+	if len(b) != NonceLineSize || !strings.HasPrefix(string(b), nonceLinePrefix) || !strings.HasSuffix(string(b), nonceLineSuffix) {
+		return nonce, false
+	}
+	h := b[len(nonceLinePrefix) : len(nonceLinePrefix)+2*NonceSize]
+	for _, c := range h {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return nonce, false
+		}
+	}
+	if _, err := hex.Decode(nonce[:], h); err != nil {
+		return nonce, false
+	}
+	return nonce, true
+}
+
 // Request is a request from shelter.
 type Request struct {
 	// Type is TypeGetEnclaveInfo.
 	Type string `json:"type"`
+	// Nonce, when present, is the nonce (hex) the workload's evidence must
+	// be bound to.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // EnclaveInfo is the verified identity of the workload behind inclavared.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,13 +32,33 @@ func TestClassify(t *testing.T) {
 		{`{"type":"GETENCLAVEINFO"}` + "\r\n", true, false},
 		{`{"type": "GETENCLAVEINFO"}` + "\n", true, false},
 		{line[:5] + "X", true, false},
+		{nonceLine[:30], false, false},
+		{nonceLine[:len(nonceLine)-1], false, false},
+		{nonceLine, true, true},
+		{nonceLine + "more", true, true},
+		{strings.ToUpper(nonceLine[:40]), true, false},
+		{nonceLine[:40] + "g", true, false},
+		{nonceLine[:len(nonceLine)-3] + "}\n", true, false},
 	} {
 		d, r := classify([]byte(tc.in))
-		if d != tc.decided || r != tc.isRequest {
-			t.Errorf("classify(%q) = %v, %v; want %v, %v", tc.in, d, r, tc.decided, tc.isRequest)
+		if d != tc.decided || (r.size > 0) != tc.isRequest {
+			t.Errorf("classify(%q) = %v, %+v; want %v, %v", tc.in, d, r, tc.decided, tc.isRequest)
 		}
 	}
+	_, r := classify([]byte(nonceLine))
+	if r.nonce == nil || *r.nonce != testNonce || r.size != len(nonceLine) {
+		t.Errorf("nonce request: %+v", r)
+	}
+	if _, r := classify([]byte(line)); r.nonce != nil {
+		t.Errorf("plain request with a nonce: %+v", r)
+	}
 }
+
+// testNonce is a request nonce, and nonceLine its request.
+var (
+	testNonce = [api.NonceSize]byte{1, 2, 3, 0xab, 0xcd, 0xef}
+	nonceLine = api.GetEnclaveInfoNonceLine(testNonce)
+)
 
 // chunks is a deadlineReader returning its chunks one Read at a time,
 // then err (a timeout when nil).
@@ -96,7 +117,8 @@ func TestReadRequest(t *testing.T) {
 			for _, p := range tc.parts {
 				c.parts = append(c.parts, []byte(p))
 			}
-			isReq, rest, err := readRequest(c, time.Second)
+			req, rest, err := readRequest(c, time.Second)
+			isReq := req.size > 0
 			if isReq != tc.isRequest || !errors.Is(err, tc.err) {
 				t.Fatalf("readRequest = %v, %q, %v; want %v, %v", isReq, rest, err, tc.isRequest, tc.err)
 			}
@@ -129,6 +151,7 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte(api.GetEnclaveInfoLine+"abc"), uint8(30))
 	f.Add([]byte(`{"type":"GETENCLAVEINF`), uint8(1))
 	f.Add([]byte("hello"), uint8(0))
+	f.Add([]byte(nonceLine+"abc"), uint8(40))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
 		c := &chunks{err: io.EOF}
 		if k := int(cut); k > 0 && k < len(data) {
@@ -136,22 +159,27 @@ func FuzzReadRequest(f *testing.F) {
 		} else if len(data) > 0 {
 			c.parts = [][]byte{data}
 		}
-		isReq, rest, err := readRequest(c, time.Second)
+		req, rest, err := readRequest(c, time.Second)
 		if err != nil {
 			t.Fatalf("readRequest: %v", err)
 		}
 		line := []byte(api.GetEnclaveInfoLine)
-		if isReq != bytes.HasPrefix(data, line) {
-			t.Fatalf("isRequest %v for %q", isReq, data)
+		var want int
+		if bytes.HasPrefix(data, line) {
+			want = len(line)
+		} else if len(data) >= api.NonceLineSize {
+			if _, ok := api.ParseNonceLine(data[:api.NonceLineSize]); ok {
+				want = api.NonceLineSize
+			}
 		}
-		read := rest
-		if isReq {
-			read = append(append([]byte(nil), line...), rest...)
+		if req.size != want {
+			t.Fatalf("request size %d for %q, want %d", req.size, data, want)
 		}
+		read := append(append([]byte(nil), data[:req.size]...), rest...)
 		if !bytes.HasPrefix(data, read) {
 			t.Fatalf("gave back %q, not what was sent (%q)", read, data)
 		}
-		if d, r := classify(data); d && r != isReq {
+		if d, r := classify(data); d && r.size != req.size {
 			t.Fatalf("classify and readRequest disagree on %q", data)
 		}
 	})

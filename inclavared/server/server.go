@@ -297,28 +297,31 @@ func (s *Server) session(ctx context.Context, raw net.Conn) {
 	}
 	log.Debug("shelter connected", "freshness", sh.Freshness())
 
-	wl, info, werr := s.connectWorkload(ctx)
+	// Shelter's request first: a nonce in it is the one the workload's
+	// evidence must carry.
+	req, rest, err := readRequest(sh, s.opts.RequestWait)
+	isReq := req.size > 0
+	if err != nil {
+		outcome = metrics.OutcomeShelterFailed
+		log.Info("reading shelter's first bytes", "err", err)
+		return
+	}
+	wl, info, werr := s.connectWorkload(ctx, req.nonce)
 	if wl != nil {
 		defer wl.Close()
 		stop := context.AfterFunc(ctx, func() { wl.Close() })
 		defer stop()
 	}
-	isReq, rest, err := readRequest(sh, s.opts.RequestWait)
 	if werr != nil {
 		outcome = metrics.OutcomeWorkloadFailed
 		log.Warn("workload failed", "xfer", s.opts.Xfer.String(), "reason", reason(werr), "err", werr, "shelter_asked", isReq)
-		if isReq && err == nil {
+		if isReq {
 			s.m.EnclaveInfoRequests.WithLabelValues("error").Inc()
 			if err := s.answer(sh, errorInfo(werr)); err != nil {
 				log.Debug("answering shelter", "err", err)
 			}
 			closeWrite(sh)
 		}
-		return
-	}
-	if err != nil {
-		outcome = metrics.OutcomeShelterFailed
-		log.Info("reading shelter's first bytes", "err", err)
 		return
 	}
 	if isReq {
@@ -336,7 +339,9 @@ func (s *Server) session(ctx context.Context, raw net.Conn) {
 
 // connectWorkload connects to the workload and attests it, within the
 // upstream timeout. A failure is a *WorkloadError, counted by reason.
-func (s *Server) connectWorkload(ctx context.Context) (*ratstls.Conn, *api.EnclaveInfo, error) {
+//
+// With nonce (shelter's), the workload is attested in nonce mode with it.
+func (s *Server) connectWorkload(ctx context.Context, nonce *[api.NonceSize]byte) (*ratstls.Conn, *api.EnclaveInfo, error) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, s.opts.UpstreamTimeout)
 	defer cancel()
@@ -344,7 +349,12 @@ func (s *Server) connectWorkload(ctx context.Context) (*ratstls.Conn, *api.Encla
 	raw, err := address.Dial(dctx, s.opts.Xfer)
 	if err == nil {
 		wl = ratstls.Client(raw, s.opts.Workload)
-		err = wl.HandshakeContext(dctx)
+		if nonce != nil {
+			err = wl.UseNonce(nonce[:])
+		}
+		if err == nil {
+			err = wl.HandshakeContext(dctx)
+		}
 	}
 	var info *api.EnclaveInfo
 	if err == nil {
