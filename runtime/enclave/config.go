@@ -13,11 +13,14 @@ package enclave
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/inclavare/inclavare/runtime/wasm/attest"
 )
 
 // Type is the kind of enclave a container runs in.
@@ -49,6 +52,18 @@ const (
 	// AnnotationLibs names extra host libraries (absolute paths separated
 	// by ':') that the PAL dlopens itself, so that they are mounted too.
 	AnnotationLibs = "enclave.runtime.libs"
+	// AnnotationAttestationListen asks a wasm enclave to serve its module
+	// over Rats-TLS at tcp://HOST:PORT (runelet-wasm --serve).
+	AnnotationAttestationListen = "enclave.attestation.listen"
+	// AnnotationAttestationAttester names the attester of a wasm enclave's
+	// simulated TEE (default sgx_ecdsa_sim; see runtime/wasm/attest), used
+	// by the listener and by `rune attest`.
+	AnnotationAttestationAttester = "enclave.attestation.attester"
+	// AnnotationMeasurement is written by rune at create (any value in the
+	// bundle is replaced): the SHA-256 of a wasm enclave's module, which
+	// runelet-wasm checks before it runs the module and `rune attest`
+	// reports.
+	AnnotationMeasurement = "io.github.inclavare.rune.enclave.measurement"
 )
 
 // Environment variables of the container process that override the
@@ -59,6 +74,10 @@ const (
 	EnvRuntimeArgs = "ENCLAVE_RUNTIME_ARGS"
 	EnvLogLevel    = "ENCLAVE_RUNTIME_LOGLEVEL"
 	EnvLibs        = "ENCLAVE_RUNTIME_LIBS"
+	// EnvAttestationListen overrides AnnotationAttestationListen.
+	EnvAttestationListen = "ENCLAVE_ATTESTATION_LISTEN"
+	// EnvAttestationAttester overrides AnnotationAttestationAttester.
+	EnvAttestationAttester = "ENCLAVE_ATTESTATION_ATTESTER"
 )
 
 // LogLevels are the accepted values of enclave.runtime.loglevel.
@@ -79,6 +98,12 @@ type Config struct {
 	LogLevel string
 	// Libs are extra host libraries the PAL loads itself.
 	Libs []string
+	// AttestationListen is where a wasm enclave serves its module over
+	// Rats-TLS (tcp://HOST:PORT); empty: it runs the module once.
+	AttestationListen string
+	// Attester names the attester of a wasm enclave's simulated TEE;
+	// empty means attest.DefaultAttester.
+	Attester string
 
 	// cacheDir is the host wasm cache directory Rewrite chose.
 	cacheDir string
@@ -97,6 +122,8 @@ var settings = []struct{ annotation, env string }{
 	{AnnotationRuntimeArgs, EnvRuntimeArgs},
 	{AnnotationLogLevel, EnvLogLevel},
 	{AnnotationLibs, EnvLibs},
+	{AnnotationAttestationListen, EnvAttestationListen},
+	{AnnotationAttestationAttester, EnvAttestationAttester},
 }
 
 // FromSpec reads the enclave configuration of spec: each annotation,
@@ -134,6 +161,9 @@ func FromSpec(spec *specs.Spec) (*Config, error) {
 		RuntimePath: values[AnnotationRuntimePath],
 		RuntimeArgs: values[AnnotationRuntimeArgs],
 		LogLevel:    values[AnnotationLogLevel],
+
+		AttestationListen: values[AnnotationAttestationListen],
+		Attester:          values[AnnotationAttestationAttester],
 	}
 	if c.Type == "" {
 		return nil, fmt.Errorf("enclave configuration without a type: set annotation %s (or %s) to one of %s", AnnotationType, EnvType, typeList())
@@ -148,6 +178,18 @@ func FromSpec(spec *specs.Spec) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkListen checks an AnnotationAttestationListen value: tcp://HOST:PORT.
+func checkListen(v string) error {
+	rest, ok := strings.CutPrefix(v, "tcp://")
+	if ok {
+		_, port, err := net.SplitHostPort(rest)
+		if err == nil && port != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q: want tcp://HOST:PORT, the address the wasm enclave listens on", AnnotationAttestationListen, v)
 }
 
 func typeList() string {
@@ -176,7 +218,21 @@ func (c *Config) check() error {
 		case len(c.Libs) != 0:
 			return fmt.Errorf("%s is not used with enclave type wasm: remove it", AnnotationLibs)
 		}
+		if err := attest.CheckName(c.Attester); err != nil {
+			return fmt.Errorf("%s: %w", AnnotationAttestationAttester, err)
+		}
+		if c.AttestationListen != "" {
+			if err := checkListen(c.AttestationListen); err != nil {
+				return err
+			}
+		}
 		return nil
+	}
+	switch {
+	case c.AttestationListen != "":
+		return fmt.Errorf("%s is for wasm enclaves (runelet-wasm serves the module); in a %s enclave the workload serves Rats-TLS itself: remove it", AnnotationAttestationListen, c.Type)
+	case c.Attester != "":
+		return fmt.Errorf("%s is for wasm enclaves; a %s enclave's evidence is its PAL's local report (rune attest): remove it", AnnotationAttestationAttester, c.Type)
 	}
 	if c.RuntimePath == "" {
 		return fmt.Errorf("enclave type %s needs the PAL: set %s (or %s) to the host path of the enclave runtime's shared object", c.Type, AnnotationRuntimePath, EnvRuntimePath)

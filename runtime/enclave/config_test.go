@@ -90,3 +90,38 @@ func TestConfigBadInputs(t *testing.T) {
 		})
 	}
 }
+
+func TestAttestationSettings(t *testing.T) {
+	spec := &specs.Spec{
+		Annotations: map[string]string{AnnotationType: "wasm", AnnotationAttestationListen: "tcp://127.0.0.1:1"},
+		Process: &specs.Process{Env: []string{
+			"ENCLAVE_ATTESTATION_LISTEN=tcp://127.0.0.1:7000",
+			"ENCLAVE_ATTESTATION_ATTESTER=sgx_ecdsa_sim",
+		}},
+	}
+	c, err := FromSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AttestationListen != "tcp://127.0.0.1:7000" || c.Attester != "sgx_ecdsa_sim" || len(spec.Process.Env) != 0 {
+		t.Errorf("FromSpec = %+v, env %q", *c, spec.Process.Env)
+	}
+	if err := c.check(); err != nil {
+		t.Errorf("check: %v", err)
+	}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Type: TypeWasm, LogLevel: "info", AttestationListen: "127.0.0.1:7000"}, "want tcp://HOST:PORT"},
+		{Config{Type: TypeWasm, LogLevel: "info", AttestationListen: "tcp://127.0.0.1"}, "want tcp://HOST:PORT"},
+		{Config{Type: TypeWasm, LogLevel: "info", AttestationListen: "tcp://127.0.0.1:"}, "want tcp://HOST:PORT"},
+		{Config{Type: TypeWasm, LogLevel: "info", Attester: "sev_snp_sim"}, "cannot carry a wasm module's measurement"},
+		{Config{Type: TypeSimulated, LogLevel: "info", RuntimePath: "/p.so", AttestationListen: "tcp://127.0.0.1:7000"}, "for wasm enclaves"},
+		{Config{Type: TypeSimulated, LogLevel: "info", RuntimePath: "/p.so", Attester: "sgx_ecdsa_sim"}, "local report"},
+	} {
+		if err := tc.cfg.check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one containing %q", tc.cfg, err, tc.want)
+		}
+	}
+}

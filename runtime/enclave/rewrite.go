@@ -18,6 +18,8 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/inclavare/inclavare/runtime/wasm/attest"
 )
 
 // Paths inside the container. /dev is a tmpfs in every OCI container, so
@@ -304,6 +306,13 @@ func (c *Config) rewriteWasm(spec *specs.Spec, h Host, rootfs string) error {
 	if r := spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil && *r.Resources.Memory.Limit > 0 {
 		args = append(args, "--memory-limit", strconv.FormatInt(*r.Resources.Memory.Limit, 10))
 	}
+	// runelet-wasm refuses a module changed since it was measured here, so
+	// that the recorded measurement is what runs (and what rune attest
+	// reports).
+	args = append(args, "--measurement", sum)
+	if c.AttestationListen != "" {
+		args = append(args, "--serve", c.AttestationListen, "--attester", c.attester())
+	}
 	args = append(args, "--")
 	// Created last: everything that can fail has been checked.
 	if err := os.MkdirAll(cache, 0o700); err != nil {
@@ -311,6 +320,17 @@ func (c *Config) rewriteWasm(spec *specs.Spec, h Host, rootfs string) error {
 	}
 	c.cacheDir = cache
 	spec.Process.Args = append(args, spec.Process.Args...)
+	// Recorded in the container's configuration for rune attest: the
+	// resolved settings, whether they came from annotations or the
+	// environment.
+	if spec.Annotations == nil {
+		spec.Annotations = map[string]string{}
+	}
+	spec.Annotations[AnnotationMeasurement] = sum
+	spec.Annotations[AnnotationAttestationAttester] = c.attester()
+	if c.AttestationListen != "" {
+		spec.Annotations[AnnotationAttestationListen] = c.AttestationListen
+	}
 	spec.Mounts = append(spec.Mounts, roBind(h.RuneletWasm, ContainerRuneletWasm))
 	return nil
 }
@@ -341,4 +361,12 @@ func moduleDigest(rootfs, module string) (string, error) {
 		return "", fmt.Errorf("reading wasm module %s: %w", module, err)
 	}
 	return hex.EncodeToString(hash.Sum(nil)), nil
+}
+
+// attester is the wasm enclave's attester, the default when none is set.
+func (c *Config) attester() string {
+	if c.Attester == "" {
+		return attest.DefaultAttester
+	}
+	return c.Attester
 }

@@ -245,7 +245,7 @@ func TestRewriteWasm(t *testing.T) {
 	}
 	sum := sha256.Sum256(module)
 	cache := filepath.Join(cacheRoot, hex.EncodeToString(sum[:]))
-	want := []string{ContainerRuneletWasm, "--cache-fd", "4", "--memory-limit", "67108864", "--", "/app/hello.wasm", "arg"}
+	want := []string{ContainerRuneletWasm, "--cache-fd", "4", "--memory-limit", "67108864", "--measurement", hex.EncodeToString(sum[:]), "--", "/app/hello.wasm", "arg"}
 	if !slices.Equal(spec.Process.Args, want) {
 		t.Errorf("args = %q\nwant   %q", spec.Process.Args, want)
 	}
@@ -269,7 +269,7 @@ func TestRewriteWasm(t *testing.T) {
 	if err := given.Rewrite(spec, host, "", rootfs); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{ContainerRuneletWasm, "--cache-fd", "4", "--loglevel", "debug", "--", "/app/hello.wasm"}; !slices.Equal(spec.Process.Args, want) {
+	if want := []string{ContainerRuneletWasm, "--cache-fd", "4", "--loglevel", "debug", "--measurement", hex.EncodeToString(sum[:]), "--", "/app/hello.wasm"}; !slices.Equal(spec.Process.Args, want) {
 		t.Errorf("args with a log level = %q\nwant   %q", spec.Process.Args, want)
 	}
 	if err := cfg.Rewrite(baseSpec("/app/hello.wasm"), Host{RuneletWasm: host.RuneletWasm, CacheDir: cacheRoot}, "", rootfs); err == nil || !strings.Contains(err.Error(), "descriptor") {
@@ -328,5 +328,28 @@ func TestStateRoundTrip(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, StateFile), []byte("{"), 0o600)
 	if _, err := ReadState(dir); err == nil {
 		t.Error("a corrupt enclave state was accepted")
+	}
+}
+
+func TestRewriteWasmAttestation(t *testing.T) {
+	rootfs := t.TempDir()
+	module := []byte("\x00asm\x01\x00\x00\x00")
+	os.WriteFile(filepath.Join(rootfs, "greeter.wasm"), module, 0o644)
+	host := Host{RuneletWasm: "/usr/bin/runelet-wasm", CacheDir: t.TempDir(), CacheFD: 3}
+	sum := sha256.Sum256(module)
+	digest := hex.EncodeToString(sum[:])
+
+	cfg := &Config{Type: TypeWasm, LogLevel: "info", AttestationListen: "tcp://127.0.0.1:7000"}
+	spec := baseSpec("/greeter.wasm")
+	spec.Annotations = map[string]string{AnnotationMeasurement: "forged"}
+	if err := cfg.Rewrite(spec, host, "", rootfs); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ContainerRuneletWasm, "--cache-fd", "3", "--measurement", digest, "--serve", "tcp://127.0.0.1:7000", "--attester", "sgx_ecdsa_sim", "--", "/greeter.wasm"}
+	if !slices.Equal(spec.Process.Args, want) {
+		t.Errorf("args = %q\nwant   %q", spec.Process.Args, want)
+	}
+	if a := spec.Annotations; a[AnnotationMeasurement] != digest || a[AnnotationAttestationAttester] != "sgx_ecdsa_sim" || a[AnnotationAttestationListen] != "tcp://127.0.0.1:7000" {
+		t.Errorf("annotations recorded for rune attest: %v", a)
 	}
 }
