@@ -58,6 +58,7 @@ func NewApp() *cli.App {
 		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 	}
 	app.Commands = []cli.Command{
+		attestCommand,
 		createCommand,
 		deleteCommand,
 		execCommand,
