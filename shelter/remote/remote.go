@@ -47,6 +47,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
@@ -124,6 +125,14 @@ type Options struct {
 	// verdict (a newline is added if it has none), and one line of reply
 	// is read into Result.Reply.
 	Message []byte
+	// Nonce, when set, is the nonce the workload's evidence must carry
+	// (Attest sets a fresh one for every attestation and sends it to
+	// inclavared, which attests the workload with it).
+	Nonce []byte
+	// NoNonce makes Attest send the request without a nonce (an
+	// inclavared that predates them, or a test replaying fixed answers):
+	// the workload's evidence is then not known to be fresh.
+	NoNonce bool
 	// Logger gets one line per attestation (nil: none).
 	Logger *slog.Logger
 }
@@ -153,6 +162,9 @@ type Result struct {
 	// bound to its key; false for evidence inclavared forwarded from an
 	// exporter-mode channel, bound to a TLS session shelter cannot see.
 	Bound bool
+	// Fresh tells that the evidence carries Options.Nonce: it was made for
+	// this attestation.
+	Fresh bool
 	// ReferenceChecked tells that Options.Reference was compared.
 	ReferenceChecked bool
 	// ReferenceError is the mismatch with Options.Reference, if any
@@ -238,8 +250,18 @@ func Attest(ctx context.Context, opts Options) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
+	// A fresh nonce: inclavared attests the workload with it, so the
+	// workload's evidence is fresh for shelter itself.
+	request := api.GetEnclaveInfoLine
+	if !opts.NoNonce {
+		var nonce [api.NonceSize]byte
+		if _, err := rand.Read(nonce[:]); err != nil {
+			return nil, fmt.Errorf("nonce: %w", err)
+		}
+		opts.Nonce, request = nonce[:], api.GetEnclaveInfoNonceLine(nonce)
+	}
 	r := bufio.NewReaderSize(conn, 4096)
-	if _, err := io.WriteString(conn, api.GetEnclaveInfoLine); err != nil {
+	if _, err := io.WriteString(conn, request); err != nil {
 		return nil, fmt.Errorf("%w: sending the enclave info request to %s: %w", ErrConnection, opts.Addr, ctxErr(ctx, err))
 	}
 	line, err := readLine(r, MaxInfoSize)
@@ -383,6 +405,15 @@ func VerifyInfo(ctx context.Context, info *api.EnclaveInfo, opts Options) (*Resu
 	}
 	var vr *verify.Result
 	bound := found.Format != dice.FormatNone
+	if opts.Nonce != nil {
+		// Asked for evidence over shelter's nonce: anything else is stale
+		// or replayed, or inclavared did not relay the nonce.
+		got := found.Claims.Custom[ratstls.ClaimNonce]
+		if !bound || subtle.ConstantTimeCompare(got, opts.Nonce) != 1 {
+			return nil, fmt.Errorf("%w: the workload's evidence is not over shelter's nonce (it carries %s): stale or replayed evidence, or an inclavared that did not attest the workload with the nonce", ErrVerification, nonceText(got, bound))
+		}
+		opts.Verify.Freshness = string(ratstls.FreshnessNonce)
+	}
 	switch {
 	case bound:
 		// The certificate carries the evidence: verified, and bound to
@@ -424,7 +455,7 @@ func VerifyInfo(ctx context.Context, info *api.EnclaveInfo, opts Options) (*Resu
 	if err := consistent(info, m, id); err != nil {
 		return nil, err
 	}
-	res := &Result{Info: info, Certificate: cert, Workload: vr, Measurements: m, ID: id, Bound: bound}
+	res := &Result{Info: info, Certificate: cert, Workload: vr, Measurements: m, ID: id, Bound: bound, Fresh: opts.Nonce != nil}
 	a := &res.Workload.Appraisal
 	if !bound {
 		a.Reasons = append(a.Reasons, "the workload's evidence is bound to inclavared's TLS session with it (exporter mode), which shelter cannot check: it is genuine, but not bound to the workload's certificate key")
@@ -438,6 +469,18 @@ func VerifyInfo(ctx context.Context, info *api.EnclaveInfo, opts Options) (*Resu
 		}
 	}
 	return res, nil
+}
+
+// nonceText describes the nonce a certificate's evidence carries.
+func nonceText(n []byte, bound bool) string {
+	switch {
+	case !bound:
+		return "no evidence in the certificate"
+	case n == nil:
+		return "no nonce"
+	default:
+		return "nonce " + printable(hex.EncodeToString(n), 80)
+	}
 }
 
 // checkCertificate parses the workload's certificate and checks it as a

@@ -55,7 +55,17 @@ func clientConfig(t *testing.T) *ratstls.Config {
 	return cfg
 }
 
+// attest runs Attest against f, which replays fixed answers: without a
+// nonce (see attestFresh).
 func attest(t *testing.T, f *remotetest.Inclavared, opts Options) (*Result, error) {
+	t.Helper()
+	opts.NoNonce = true
+	return attestFresh(t, f, opts)
+}
+
+// attestFresh runs Attest against f as it is (with a nonce, unless opts
+// says otherwise).
+func attestFresh(t *testing.T, f *remotetest.Inclavared, opts Options) (*Result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -267,7 +277,7 @@ func TestTampered(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			opts := Options{Addr: f.Addr, Config: clientConfig(t), Verify: verify.Options{AllowSimulated: name != "simulated chain"}}
+			opts := Options{Addr: f.Addr, Config: clientConfig(t), Verify: verify.Options{AllowSimulated: name != "simulated chain"}, NoNonce: true}
 			start := time.Now()
 			res, err := Attest(ctx, opts)
 			if res != nil || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
@@ -399,13 +409,32 @@ func TestForward(t *testing.T) {
 	t.Cleanup(func() { cfg.Close() })
 	f := remotetest.Start(t, "tcp", remotetest.Forward("tcp", workload, cfg))
 	for range 2 {
-		res, err := attest(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Message: []byte("through inclavared\n")})
+		res, err := attestFresh(t, f, Options{Verify: verify.Options{AllowSimulated: true}, Message: []byte("through inclavared\n")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Accepted() || res.Workload.Type != "tdx_ecdsa" || string(res.Reply) != "through inclavared\n" {
-			t.Errorf("%s %s %q", res.Workload.Type, res.Workload.Appraisal.Status, res.Reply)
+		if !res.Accepted() || !res.Fresh || res.Workload.Type != "tdx_ecdsa" || string(res.Reply) != "through inclavared\n" {
+			t.Errorf("%s %s fresh %v %q", res.Workload.Type, res.Workload.Appraisal.Status, res.Fresh, res.Reply)
 		}
+	}
+	// A policy that requires nonce freshness accepts the fresh evidence.
+	fresh, err := policy.Parse([]byte("evidence:\n  tdx_ecdsa:\n    freshness: nonce\n    allow_simulated: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := attestFresh(t, f, Options{Verify: verify.Options{AllowSimulated: true, Policy: fresh}}); err != nil || !res.Accepted() {
+		t.Errorf("a policy requiring nonce freshness: %v %+v", err, res)
+	}
+	// An inclavared that does not relay shelter's nonce (or replays older
+	// evidence) is caught.
+	stale := remotetest.Start(t, "tcp", func(ctx context.Context, c net.Conn) {
+		octx, cancel := context.WithCancel(context.Background()) // without shelter's nonce
+		defer cancel()
+		defer context.AfterFunc(ctx, cancel)()
+		remotetest.Forward("tcp", workload, cfg)(octx, c)
+	})
+	if _, err := attestFresh(t, stale, Options{Verify: verify.Options{AllowSimulated: true}}); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "not over shelter's nonce") {
+		t.Errorf("nonce not relayed: %v", err)
 	}
 	// A workload inclavared cannot reach: an ERROR answer.
 	gone := remotetest.Start(t, "tcp", remotetest.Forward("tcp", "127.0.0.1:1", cfg))

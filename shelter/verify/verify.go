@@ -88,6 +88,10 @@ type Options struct {
 	Now time.Time
 	// AllowSimulated trusts the simulated Intel and SEV-SNP roots.
 	AllowSimulated bool
+	// Freshness is what binds the evidence to now, for the policy's
+	// freshness rule: "nonce" when the caller checked that the evidence
+	// carries a nonce it chose for this verification ("" is none).
+	Freshness string
 	// ReportData, when not nil, is the expected report data (at most 64
 	// bytes, zero padded to 64). It replaces the certificate's.
 	ReportData []byte
@@ -202,7 +206,7 @@ func Evidence(ctx context.Context, input []byte, opts Options) (*Result, error) 
 
 	if opts.Policy != nil {
 		res.Appraisal = opts.Policy.Appraise(policy.Input{
-			EvidenceType: res.Type, Claims: res.Claims, CustomClaims: custom,
+			EvidenceType: res.Type, Claims: res.Claims, CustomClaims: custom, Freshness: opts.Freshness,
 			Verifier: VerifierName, Now: now, VerifiedAt: now,
 		})
 	} else {

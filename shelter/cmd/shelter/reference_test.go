@@ -66,7 +66,7 @@ func TestReferenceCommands(t *testing.T) {
 	// Flags before the name, and the hex in capitals: stored in lower case.
 	want(t, []string{"reference", "add", "--evidence-type", "sgx_ecdsa", "--measurement", "mrenclave=0x" + strings.Repeat("CD", 32), "enclave"}, 0,
 		"mrenclave:     "+strings.Repeat("cd", 32), "")
-	want(t, []string{"reference", "add", "web", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest}, 1, "",
+	want(t, []string{"reference", "add", "web", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest}, 1, "",
 		"already recorded for web")
 	out := want(t, []string{"reference", "list"}, 0, "NAME", "")
 	for _, s := range []string{"enclave", "sgx_ecdsa", "web", "sev_snp", snpMeasurement, "host_data", "manual"} {
@@ -74,7 +74,7 @@ func TestReferenceCommands(t *testing.T) {
 			t.Errorf("list lacks %q:\n%s", s, out)
 		}
 	}
-	want(t, []string{"reference", "add", "web", "--force", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest}, 0, "", "")
+	want(t, []string{"reference", "add", "web", "--force", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest}, 0, "", "")
 	var recs []reference.Record
 	if err := json.Unmarshal([]byte(want(t, []string{"reference", "list", "--json"}, 0, "", "")), &recs); err != nil {
 		t.Fatal(err)
@@ -100,16 +100,16 @@ func TestReferenceUsage(t *testing.T) {
 		"unknown":           {[]string{"reference", "purge"}, `unknown subcommand "purge"`},
 		"no name":           {[]string{"reference", "add", "--evidence-type", "sev_snp"}, "want one workload NAME"},
 		"two names":         {[]string{"reference", "add", "a", "b"}, "want one workload NAME"},
-		"bad name":          {[]string{"reference", "add", "a b", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest}, "invalid workload name"},
+		"bad name":          {[]string{"reference", "add", "a b", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest}, "invalid workload name"},
 		"no values":         {[]string{"reference", "add", "w"}, "--evidence-type TYPE and at least one --measurement"},
 		"no measurement":    {[]string{"reference", "add", "w", "--evidence-type", "sev_snp"}, "at least one --measurement"},
 		"not claim=hex":     {[]string{"reference", "add", "w", "--evidence-type", "sev_snp", "--measurement", "00"}, "want CLAIM=HEX"},
-		"twice":             {[]string{"reference", "add", "w", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest, "--measurement", "measurement="+snpDigest}, "given twice"},
+		"twice":             {[]string{"reference", "add", "w", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest, "--measurement", "measurement=" + snpDigest}, "given twice"},
 		"not hex":           {[]string{"reference", "add", "w", "--evidence-type", "sev_snp", "--measurement", "measurement=zz"}, "not a hex string"},
-		"foreign claim":     {[]string{"reference", "add", "w", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest, "--measurement", "mrtd=00"}, "not a measurement of sev_snp"},
+		"foreign claim":     {[]string{"reference", "add", "w", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest, "--measurement", "mrtd=00"}, "not a measurement of sev_snp"},
 		"unknown type":      {[]string{"reference", "add", "w", "--evidence-type", "tpm", "--measurement", "pcr0=00"}, "no launch measurements"},
 		"both sources":      {[]string{"reference", "add", "w", "--from-evidence", "f", "--evidence-type", "sev_snp"}, "not both"},
-		"verify flags only": {[]string{"reference", "add", "w", "--allow-simulated", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest}, "go with --from-evidence"},
+		"verify flags only": {[]string{"reference", "add", "w", "--allow-simulated", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest}, "go with --from-evidence"},
 		"missing evidence":  {[]string{"reference", "add", "w", "--from-evidence", "/nonexistent"}, "no such file"},
 		"list argument":     {[]string{"reference", "list", "x"}, "unexpected arguments"},
 		"remove no name":    {[]string{"reference", "remove"}, "want one workload NAME"},
@@ -199,7 +199,7 @@ func TestReferenceFromEvidence(t *testing.T) {
 func TestReferenceDamagedDatabase(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
-	want(t, []string{"reference", "add", "web", "--db", good, "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest}, 0, "", "")
+	want(t, []string{"reference", "add", "web", "--db", good, "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest}, 0, "", "")
 	b, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestReferenceDamagedDatabase(t *testing.T) {
 			os.WriteFile(db, content, 0o600)
 			for _, args := range [][]string{
 				{"reference", "list"},
-				{"reference", "add", "x", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest},
+				{"reference", "add", "x", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest},
 				{"reference", "remove", "web"},
 				{"remoteattestation", "--addr", "tcp://127.0.0.1:1", "--workload", "web"},
 			} {
@@ -240,7 +240,7 @@ func TestReferenceLocked(t *testing.T) {
 	}
 	defer s.Close()
 	start := time.Now()
-	want(t, []string{"reference", "add", "w", "--db", db, "--lock-timeout", "200ms", "--evidence-type", "sev_snp", "--measurement", "measurement="+snpDigest},
+	want(t, []string{"reference", "add", "w", "--db", db, "--lock-timeout", "200ms", "--evidence-type", "sev_snp", "--measurement", "measurement=" + snpDigest},
 		1, "", "locked by another process")
 	want(t, []string{"reference", "list", "--db", db, "--lock-timeout", "200ms"}, 1, "", "is another shelter running?")
 	if d := time.Since(start); d > 5*time.Second {

@@ -56,6 +56,7 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	collateral := fs.String("collateral", "", "`FILE`: for workload evidence without endorsements: Intel collateral JSON, or the SEV-SNP VCEK/VLEK certificate")
 	message := fs.String("message", "", "after an accepted verdict, send `TEXT` (and a newline) to the workload and print its reply line")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on the whole attestation: handshake, enclave info and reply")
+	noNonce := fs.Bool("no-nonce", false, "ask inclavared without a nonce (an inclavared that predates them): the workload's evidence is then not known to be fresh")
 	channelPolicy := fs.String("inclavared-policy", "", "appraisal policy `FILE` for inclavared's own attestation (--policy is the workload's)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
@@ -91,7 +92,7 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	defer cfg.Close()
 
 	ro := remote.Options{
-		Addr: *addr, Config: cfg, Logger: log,
+		Addr: *addr, Config: cfg, Logger: log, NoNonce: *noNonce,
 		Verify: verify.Options{AllowSimulated: opts.AllowSimulated},
 	}
 	if workloadPolicy != "" {
@@ -171,9 +172,12 @@ func printRemote(w io.Writer, r *remote.Result, workload string) {
 	for _, k := range orderedClaims(r.Measurements) {
 		fmt.Fprintf(w, "  %-12s %s\n", k+":", r.Measurements.Measurements[k])
 	}
-	if r.Bound {
+	switch {
+	case r.Bound && r.Fresh:
+		fmt.Fprintf(w, "evidence:    in the workload's certificate, bound to its key and to shelter's nonce (fresh)\n")
+	case r.Bound:
 		fmt.Fprintf(w, "evidence:    in the workload's certificate, bound to its key\n")
-	} else {
+	default:
 		fmt.Fprintf(w, "evidence:    forwarded by inclavared (exporter mode): genuine, but bound to nothing shelter can check\n")
 	}
 	switch {

@@ -81,8 +81,9 @@ func TestRemoteAttestation(t *testing.T) {
 	errorAnswer := remotetest.Start(t, "tcp", remotetest.Raw(remotetest.Line(api.EnclaveInfo{MsgType: api.MsgError, Version: 1, Error: "no workload"})))
 	garbage := remotetest.Start(t, "tcp", remotetest.Raw([]byte("garbage\n")))
 	silent := remotetest.Start(t, "tcp", remotetest.Silent())
+	// The stand-ins replay fixed answers: no nonce.
 	ra := func(addr string, args ...string) []string {
-		return append([]string{"remoteattestation", "--addr", addr, "--db", db}, args...)
+		return append([]string{"remoteattestation", "--addr", addr, "--db", db, "--no-nonce"}, args...)
 	}
 	for name, tc := range map[string]struct {
 		args           []string
@@ -255,8 +256,11 @@ func TestRemoteAttestationBinaries(t *testing.T) {
 	greeting := "Hello and welcome to RATS-TLS!"
 
 	for _, mode := range []struct{ freshness, evidence string }{
-		{"auto", "forwarded by inclavared (exporter mode)"},
-		{"nonce", "in the workload's certificate, bound to its key"},
+		// Whatever inclavared's own mode, shelter's nonce makes the
+		// workload's evidence fresh for shelter.
+		{"auto", "in the workload's certificate, bound to its key and to shelter's nonce (fresh)"},
+		{"nonce", "in the workload's certificate, bound to its key and to shelter's nonce (fresh)"},
+		{"exporter", "in the workload's certificate, bound to its key and to shelter's nonce (fresh)"},
 	} {
 		t.Run(mode.freshness, func(t *testing.T) {
 			inclavared := launch(t, nil, filepath.Join(dir, "inclavared"), "--listen", "tcp://127.0.0.1:0", "--xfer", xfer,

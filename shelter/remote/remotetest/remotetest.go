@@ -42,8 +42,19 @@ func Line(v any) []byte {
 // network, addr (Config cfg, which must trust it) and returns what an
 // honest inclavared would know of it.
 func Connect(ctx context.Context, network, addr string, cfg *ratstls.Config) (*Workload, *ratstls.Conn, error) {
-	c, err := ratstls.Dial(ctx, network, addr, cfg)
+	raw, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 	if err != nil {
+		return nil, nil, err
+	}
+	c := ratstls.Client(raw, cfg)
+	if n := Nonce(ctx); n != nil {
+		if err := c.UseNonce(n[:]); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	if err := c.HandshakeContext(ctx); err != nil {
+		c.Close()
 		return nil, nil, err
 	}
 	w, err := describe(c.Peer())
@@ -126,8 +137,8 @@ type Inclavared struct {
 // Start runs a stand-in inclavared on network ("tcp" on loopback, or
 // "unix" in a temporary directory), attested by the simulated SGX TEE
 // (trusted only with AllowSimulated). On each connection, after the
-// handshake and the exact GETENCLAVEINFO request, it calls answer with the
-// connection; anything else closes it. It stops at the end of the test,
+// handshake and a GETENCLAVEINFO request (with or without a nonce: see
+// Nonce), it calls answer with the connection; anything else closes it. It stops at the end of the test,
 // closing every connection and waiting for every goroutine.
 func Start(t testing.TB, network string, answer func(ctx context.Context, c net.Conn)) *Inclavared {
 	t.Helper()
@@ -173,10 +184,22 @@ func StartWith(t testing.TB, network string, cfg *ratstls.Config, answer func(ct
 					return
 				}
 				req := make([]byte, len(api.GetEnclaveInfoLine))
-				if _, err := io.ReadFull(c, req); err != nil || string(req) != api.GetEnclaveInfoLine {
+				if _, err := io.ReadFull(c, req); err != nil {
 					return
 				}
-				answer(ctx, c)
+				actx := ctx
+				if string(req) != api.GetEnclaveInfoLine {
+					rest := make([]byte, api.NonceLineSize-len(req))
+					if _, err := io.ReadFull(c, rest); err != nil {
+						return
+					}
+					n, ok := api.ParseNonceLine(append(req, rest...))
+					if !ok {
+						return
+					}
+					actx = context.WithValue(ctx, nonceKey{}, &n)
+				}
+				answer(actx, c)
 			}()
 		}
 	}()
@@ -192,6 +215,15 @@ func StartWith(t testing.TB, network string, cfg *ratstls.Config, answer func(ct
 		cfg.Close()
 	})
 	return in
+}
+
+type nonceKey struct{}
+
+// Nonce is the nonce of shelter's request, in the context an answer gets
+// (nil for a request without one).
+func Nonce(ctx context.Context) *[api.NonceSize]byte {
+	n, _ := ctx.Value(nonceKey{}).(*[api.NonceSize]byte)
+	return n
 }
 
 // Honest answers with info, then echoes what shelter sends, as a
@@ -215,7 +247,8 @@ func Silent() func(context.Context, net.Conn) {
 
 // Forward behaves as inclavared does: for each shelter it connects to the
 // workload at network, addr with cfg (freshness none or nonce, so that the
-// workload's certificate carries its evidence), answers with what that
+// workload's certificate carries its evidence; nonce mode with shelter's
+// nonce when the request has one), answers with what that
 // handshake verified, then forwards bytes both ways until either side
 // closes. A workload it cannot reach gets an ERROR answer.
 func Forward(network, addr string, cfg *ratstls.Config) func(context.Context, net.Conn) {
