@@ -204,17 +204,22 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, c *Collateral) (*Atte
 		}
 		return colErr
 	}
+	// The quote's own signature needs neither: on a cold path it is
+	// checked alongside them, and its result reported in its turn below.
+	var quoteErr error
+	quoteChecked := pck == nil || col == nil
+	quoteSig := func() error { quoteErr = checkQuoteSignature(q); return nil }
 	switch {
 	case pck == nil && col == nil:
-		if err := firstError(parallel(coldPCK, coldCollateral)); err != nil {
+		if err := firstError(parallel(coldPCK, coldCollateral, quoteSig)); err != nil {
 			return nil, err
 		}
 	case pck == nil:
-		if err := coldPCK(); err != nil {
+		if err := firstError(parallel(coldPCK, quoteSig)); err != nil {
 			return nil, err
 		}
 	case col == nil:
-		if err := coldCollateral(); err != nil {
+		if err := firstError(parallel(coldCollateral, quoteSig)); err != nil {
 			return nil, err
 		}
 	}
@@ -236,15 +241,11 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, c *Collateral) (*Atte
 	if err := checkQEReportData(q); err != nil {
 		return nil, err
 	}
-	var point [1 + ecdsaPublicKeySize]byte
-	point[0] = 4
-	copy(point[1:], q.AttestationKey[:])
-	attKey, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point[:])
-	if err != nil {
-		return nil, fmt.Errorf("%w: the attestation key %x is not a P-256 point: %w", ErrSignature, q.AttestationKey, err)
+	if !quoteChecked {
+		quoteErr = checkQuoteSignature(q)
 	}
-	if !verifyRaw(attKey, q.SignedBytes(), q.Signature[:]) {
-		return nil, fmt.Errorf("%w: the quote signature over the header and report body does not verify with the attestation key", ErrSignature)
+	if quoteErr != nil {
+		return nil, quoteErr
 	}
 
 	// The TCB.
@@ -470,4 +471,21 @@ func (c *Cache) putCollateral(k [sha256.Size]byte, e *verifiedCollateral) {
 		}
 	}
 	c.col[k] = e
+}
+
+// checkQuoteSignature checks the quote's signature over its header and
+// report body with the attestation key it carries (which the QE report
+// vouches for: see checkQEReportData).
+func checkQuoteSignature(q *Quote) error {
+	var point [1 + ecdsaPublicKeySize]byte
+	point[0] = 4
+	copy(point[1:], q.AttestationKey[:])
+	attKey, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point[:])
+	if err != nil {
+		return fmt.Errorf("%w: the attestation key %x is not a P-256 point: %w", ErrSignature, q.AttestationKey, err)
+	}
+	if !verifyRaw(attKey, q.SignedBytes(), q.Signature[:]) {
+		return fmt.Errorf("%w: the quote signature over the header and report body does not verify with the attestation key", ErrSignature)
+	}
+	return nil
 }
