@@ -45,7 +45,7 @@ var addrRE = regexp.MustCompile(`msg="serving the wasm module over Rats-TLS" .*\
 // startServer starts runelet-wasm --loglevel info --serve on a free
 // loopback port with args before "--" and module after it, and waits for
 // its listening address. The cleanup kills it.
-func startServer(t *testing.T, module string, args ...string) *server {
+func startServer(t testing.TB, module string, args ...string) *server {
 	t.Helper()
 	all := append([]string{"--loglevel", "info", "--serve", "tcp://127.0.0.1:0"}, args...)
 	cmd := exec.Command(bin, append(all, "--", module)...)
@@ -267,4 +267,25 @@ func busyPort(t *testing.T) string {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l.Addr().String()
+}
+
+// BenchmarkServeGreeting: one attested connection to serve mode and one
+// greeting from a fresh module instance (the client verifies the simulated
+// SGX quote each time: a new connection, nonce freshness by default).
+func BenchmarkServeGreeting(b *testing.B) {
+	s := startServer(b, greeter)
+	cfg := &ratstls.Config{AllowSimulated: true}
+	defer cfg.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		c, err := ratstls.Dial(ctx, "tcp", s.addr, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(c, "bench\n")
+		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "Hello, bench!") {
+			b.Fatalf("reply %q, %v", line, err)
+		}
+		c.Close()
+	}
 }
