@@ -43,10 +43,6 @@ var Attesters = []string{DefaultAttester}
 // EvidenceType is the evidence type of each attester in Attesters.
 var EvidenceType = map[string]string{DefaultAttester: intel.EvidenceTypeSGX}
 
-// MeasurementClaim is the claim (and shelter reference value name) that
-// holds the module's measurement, for each attester in Attesters.
-var MeasurementClaim = map[string]string{DefaultAttester: "mrenclave"}
-
 // Options describe the enclave an attester simulates.
 type Options struct {
 	// Debug marks the simulated enclave as a debug enclave.
