@@ -289,3 +289,27 @@ func BenchmarkServeGreeting(b *testing.B) {
 		c.Close()
 	}
 }
+
+// TestServeSurvivesBadClients: a client that is not Rats-TLS, or leaves
+// mid-handshake, runs no instance and does not stop the server or hold
+// its only instance slot.
+func TestServeSurvivesBadClients(t *testing.T) {
+	s := startServer(t, greeter, "--max-instances", "1")
+	for _, send := range []string{"GET / HTTP/1.0\r\n\r\n", "", "\x16\x03\x01\x00\x05hello"} {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(send))
+		c.Close()
+	}
+	if line, _ := greet(t, s.addr, "after"); !strings.HasPrefix(line, "Hello, after!") {
+		t.Errorf("reply after bad clients %q", line)
+	}
+	if logs := s.logs(); strings.Contains(logs, "module instance exited") && strings.Count(logs, "module instance exited") != 1 {
+		t.Errorf("bad clients ran module instances:\n%s", logs)
+	}
+	if !strings.Contains(s.logs(), "Rats-TLS handshake failed") {
+		t.Errorf("the failed handshakes were not logged:\n%s", s.logs())
+	}
+}
