@@ -18,7 +18,7 @@ PLUGINS := ./cmd/plugins/... ./samples/rats-tls-attester-sample
 TEST_TIMEOUT ?= 15m
 BENCH_COUNT  ?= 6
 
-.PHONY: all build test demo demo-ratstls bench fuzz generate clean
+.PHONY: all build test demo demo-container demo-ratstls bench fuzz generate clean
 
 all: build
 
@@ -36,6 +36,11 @@ test: build
 
 demo: build
 	./scripts/demo.sh
+
+# The confidential container: rune serves a WASI module as a simulated
+# enclave; shelter attests it through inclavared (needs root).
+demo-container: build
+	./scripts/demo-container.sh
 
 # The Rats-TLS samples alone: mutual attestation, plugins, a refusal.
 demo-ratstls: build
