@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -52,29 +51,4 @@ func parseRun(name string, args []string) (runOptions, error) {
 		}
 	}
 	return o, nil
-}
-
-// selfCommand returns how to execute this program again. Normally that is
-// /proc/self/exe itself; when the runelet was started by calling the
-// dynamic loader explicitly (/proc/self/exe is then the loader and
-// os.Args[0] the runelet), it is the same loader, with the loader's
-// directory as library path, as rune lays them out.
-func selfCommand() (path string, prefix []string, err error) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return "", nil, fmt.Errorf("finding the runelet's executable: %w", err)
-	}
-	self, err := os.Stat(os.Args[0])
-	if err != nil {
-		// Started through PATH: os.Args[0] is a bare name.
-		return exe, []string{os.Args[0]}, nil
-	}
-	exeInfo, err := os.Stat(exe)
-	if err != nil {
-		return "", nil, fmt.Errorf("finding the runelet's executable: %w", err)
-	}
-	if os.SameFile(self, exeInfo) {
-		return exe, []string{os.Args[0]}, nil
-	}
-	return exe, []string{exe, "--library-path", filepath.Dir(exe), os.Args[0]}, nil
 }

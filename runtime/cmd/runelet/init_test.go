@@ -15,8 +15,8 @@ import (
 )
 
 // TestStartedThroughLoader runs the runelet as rune does in a container,
-// through an explicitly called dynamic loader: the PAL host must be
-// started the same way.
+// through an explicitly called dynamic loader: the PAL host, forked before
+// the Go runtime starts, runs the same program with the same arguments.
 func TestStartedThroughLoader(t *testing.T) {
 	need(t)
 	loader, err := filepath.EvalSymlinks("/lib64/ld-linux-x86-64.so.2")
@@ -28,7 +28,7 @@ func TestStartedThroughLoader(t *testing.T) {
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit code %d; stderr %q", code, p.stderr.String())
 	}
-	want := loader + " --library-path " + filepath.Dir(loader) + " " + runeletPath() + " pal-host --pal"
+	want := loader + " --library-path " + filepath.Dir(loader) + " " + runeletPath() + " --pal " + skeletonPath(3) + " -- "
 	if got := p.stdout.String(); !strings.HasPrefix(got, want) {
 		t.Errorf("the PAL host ran as %q, want %q...", got, want)
 	}

@@ -6,10 +6,11 @@
 //	    --run-dir /dev/.rune/run -- ARGS...
 //
 // The dynamic loader is called explicitly because the container's root
-// filesystem may have no libc. As PID 1 the runelet re-executes itself
-// (through the same loader) as the PAL host, PID 2, which loads the PAL,
-// runs ARGS in it and serves <run-dir>/exec.sock; PID 1 forwards signals
-// to it, reaps orphans and exits with its exit code.
+// filesystem may have no libc. As PID 1 the runelet forks the PAL host,
+// PID 2, before the Go runtime starts (a C constructor, fork.go), so that
+// the two start in parallel and the host needs no execve of its own. The
+// PAL host loads the PAL, runs ARGS in it and serves <run-dir>/exec.sock;
+// PID 1 forwards signals to it, reaps orphans and exits with its exit code.
 //
 //	runelet probe --pal PATH
 //
@@ -34,44 +35,42 @@ import (
 	"github.com/inclavare/inclavare/runtime/runelet/supervise"
 )
 
-// hostCommand is the hidden first argument of the PAL host re-exec.
-const hostCommand = "pal-host"
-
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
 func run(args []string) int {
-	if len(args) > 0 {
-		switch args[0] {
-		case "probe":
-			return probe(args[1:], os.Stdout, os.Stderr)
-		case hostCommand:
-			return palHost(args[1:])
-		}
+	if len(args) > 0 && args[0] == "probe" {
+		return probe(args[1:], os.Stdout, os.Stderr)
 	}
-	return initProcess(args)
+	r, host, err := forked()
+	switch {
+	case r == roleHost:
+		return palHost(args)
+	case r == roleInit:
+		return initProcess(args, host)
+	}
+	// Not forked: the flags are wrong (the PAL host would have said so),
+	// or the fork failed.
+	if _, perr := parseRun("runelet", args); perr != nil {
+		return fail(perr, palhost.ExitFailed)
+	}
+	if err == nil {
+		err = errors.New("the init's command line was not recognised before the Go runtime started")
+	}
+	return fail(fmt.Errorf("starting the PAL host: %w: check the container's process limits and memory", err), palhost.ExitFailed)
 }
 
-// initProcess is PID 1: it checks the flags, then supervises the PAL
-// host, started as this same program with hostCommand first.
-func initProcess(args []string) int {
-	opts, err := parseRun("runelet", args)
-	if err != nil {
-		return fail(err, palhost.ExitFailed)
+// initProcess is PID 1: it supervises the PAL host it forked (whose pid
+// is host), which checks the flags and reports their errors itself.
+func initProcess(args []string, host int) int {
+	level := "info"
+	if opts, err := parseRun("runelet", args); err == nil {
+		level = opts.logLevel
 	}
-	log := newLogger(opts.logLevel)
-	path, prefix, err := selfCommand()
-	if err != nil {
-		return fail(err, palhost.ExitFailed)
-	}
-	argv := append(append(prefix, hostCommand), args...)
-	code, err := supervise.Run(context.Background(), supervise.Config{
-		Path: path,
-		Args: argv,
-		Env:  os.Environ(),
-		Log:  log,
-	})
+	log := newLogger(level)
+	log.Debug("PAL host forked", "pid", host)
+	code, err := supervise.Run(context.Background(), supervise.Config{Pid: host, Log: log})
 	if err != nil {
 		return fail(err, palhost.ExitFailed)
 	}
@@ -80,7 +79,7 @@ func initProcess(args []string) int {
 
 // palHost is PID 2: it runs the workload in the PAL.
 func palHost(args []string) int {
-	opts, err := parseRun("runelet "+hostCommand, args)
+	opts, err := parseRun("runelet", args)
 	if err != nil {
 		return fail(err, palhost.ExitFailed)
 	}

@@ -48,8 +48,13 @@ func forwarded() []os.Signal {
 // left running after the PAL host exits.
 const LeftoverTimeout = 5 * time.Second
 
-// Config says what to start.
+// Config says what to start, or which PAL host was started already.
 type Config struct {
+	// Pid, when not zero, is the PAL host already running as a child of
+	// this process (the runelet forks it before the Go runtime starts);
+	// Path, Args and Env are then unused. Such a child must have been
+	// given its parent-death signal by whoever forked it.
+	Pid int
 	// Path is the PAL host's executable.
 	Path string
 	// Args are its arguments, Args[0] included.
@@ -60,7 +65,7 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Run starts the PAL host and supervises it until it exits, then kills and
+// Run starts the PAL host (unless cfg.Pid names it) and supervises it until it exits, then kills and
 // reaps every remaining child and returns the PAL host's exit code (128+N
 // when killed by signal N). If ctx ends first, the PAL host is killed.
 func Run(ctx context.Context, cfg Config) (int, error) {
@@ -82,24 +87,29 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	signal.Notify(chld, unix.SIGCHLD)
 	defer signal.Stop(chld)
 
-	// The PAL host dies with the init (SIGKILL included): the parent-death
-	// signal follows the thread that started it, kept for the whole run.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	proc, err := os.StartProcess(cfg.Path, cfg.Args, &os.ProcAttr{
-		Env:   cfg.Env,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("starting the PAL host %s: %w", cfg.Path, err)
+	host := cfg.Pid
+	if host == 0 {
+		// The PAL host dies with the init (SIGKILL included): the
+		// parent-death signal follows the thread that started it, kept
+		// for the whole run.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		proc, err := os.StartProcess(cfg.Path, cfg.Args, &os.ProcAttr{
+			Env:   cfg.Env,
+			Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+			Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		})
+		if err != nil {
+			return 0, fmt.Errorf("starting the PAL host %s: %w", cfg.Path, err)
+		}
+		host = proc.Pid
+		// The status is collected with wait4 below, never through proc.
+		_ = proc.Release()
+		log.Debug("PAL host started", "pid", host)
 	}
-	host := proc.Pid
-	// The status is collected with wait4 below, never through proc.
-	_ = proc.Release()
-	log.Debug("PAL host started", "pid", host)
 
-	code := -1
+	// A host started before SIGCHLD was being caught may be gone already.
+	code := reap(host, log)
 	for code < 0 {
 		select {
 		case s := <-sigs:
@@ -159,6 +169,9 @@ func killLeftovers(log *slog.Logger) {
 	}
 	deadline := time.Now().Add(LeftoverTimeout)
 	for {
+		if _, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); errors.Is(err, unix.ECHILD) {
+			return // no child at all: nothing to look for in /proc
+		}
 		kids := children(os.Getpid())
 		for _, pid := range kids {
 			log.Debug("killing a leftover process", "pid", pid)

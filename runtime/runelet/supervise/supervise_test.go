@@ -1,10 +1,16 @@
 package supervise
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,5 +50,37 @@ func TestChildren(t *testing.T) {
 	p.Wait()
 	if !slices.Contains(kids, p.Pid) {
 		t.Errorf("children() = %v, missing %d", kids, p.Pid)
+	}
+}
+
+// TestRunStartedHost: a PAL host forked before Run, and already gone when
+// Run starts catching SIGCHLD, is still reaped and its exit code returned.
+func TestRunStartedHost(t *testing.T) {
+	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "exit 7"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.Pid), "stat"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && bytes.HasPrefix(stat[i+1:], []byte(" Z")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host did not exit: %s", stat)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := Run(ctx, Config{Pid: p.Pid})
+	if err != nil || code != 7 {
+		t.Fatalf("Run = %d, %v; want 7, nil", code, err)
+	}
+	if err := unix.Kill(p.Pid, 0); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("the host %d was not reaped (%v)", p.Pid, err)
 	}
 }
