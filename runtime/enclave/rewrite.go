@@ -44,8 +44,12 @@ type Host struct {
 	Runelet string
 	// RuneletWasm is the host path of runelet-wasm (wasm type).
 	RuneletWasm string
-	// Prober inspects the PAL; nil means RuneletProber{Runelet: Runelet}.
+	// Prober inspects the PAL; nil means RuneletProber{Runelet: Runelet},
+	// behind a CachingProber when ProbeCacheDir is set.
 	Prober Prober
+	// ProbeCacheDir, when set, caches the probe reports of PALs that
+	// passed (see CachingProber); rune uses ProbeCacheDir(root).
+	ProbeCacheDir string
 	// LibraryDirs is the library search path; nil means HostLibraryDirs().
 	LibraryDirs []string
 	// DevDir holds the SGX devices; "" means /dev.
@@ -115,6 +119,9 @@ func (c *Config) Validate(ctx context.Context, h Host) error {
 	prober := h.Prober
 	if prober == nil {
 		prober = RuneletProber{Runelet: h.Runelet}
+		if h.ProbeCacheDir != "" {
+			prober = CachingProber{Prober: prober, Dir: h.ProbeCacheDir, Runelet: h.Runelet}
+		}
 	}
 	r, err := prober.Probe(ctx, c.RuntimePath)
 	if err != nil {
