@@ -7,10 +7,11 @@
 //
 // The dynamic loader is called explicitly because the container's root
 // filesystem may have no libc. As PID 1 the runelet forks the PAL host,
-// PID 2, before the Go runtime starts (a C constructor, fork.go), so that
-// the two start in parallel and the host needs no execve of its own. The
-// PAL host loads the PAL, runs ARGS in it and serves <run-dir>/exec.sock;
-// PID 1 forwards signals to it, reaps orphans and exits with its exit code.
+// PID 2, before the Go runtime starts (a C constructor, fork.go), and
+// stays in C (initc.go): the host needs no execve of its own and only it
+// starts a Go runtime. The PAL host checks the flags, loads the PAL, runs
+// ARGS in it and serves <run-dir>/exec.sock; PID 1 forwards signals to
+// it, reaps orphans and exits with its exit code.
 //
 //	runelet probe --pal PATH
 //
@@ -43,38 +44,14 @@ func run(args []string) int {
 	if len(args) > 0 && args[0] == "probe" {
 		return probe(args[1:], os.Stdout, os.Stderr)
 	}
-	r, host, err := forked()
-	switch {
-	case r == roleHost:
+	if isHost() {
 		return palHost(args)
-	case r == roleInit:
-		return initProcess(args, host)
 	}
-	// Not forked: the flags are wrong (the PAL host would have said so),
-	// or the fork failed.
-	if _, perr := parseRun("runelet", args); perr != nil {
-		return fail(perr, palhost.ExitFailed)
-	}
-	if err == nil {
-		err = errors.New("the init's command line was not recognised before the Go runtime started")
-	}
-	return fail(fmt.Errorf("starting the PAL host: %w: check the container's process limits and memory", err), palhost.ExitFailed)
-}
-
-// initProcess is PID 1: it supervises the PAL host it forked (whose pid
-// is host), which checks the flags and reports their errors itself.
-func initProcess(args []string, host int) int {
-	level := "info"
-	if opts, err := parseRun("runelet", args); err == nil {
-		level = opts.logLevel
-	}
-	log := newLogger(level)
-	log.Debug("PAL host forked", "pid", host)
-	code, err := supervise.Run(context.Background(), supervise.Config{Pid: host, Log: log})
-	if err != nil {
+	// The init's command line has --pal; the init never gets here.
+	if _, err := parseRun("runelet", args); err != nil {
 		return fail(err, palhost.ExitFailed)
 	}
-	return code
+	return fail(errors.New("the init's command line was not recognised before the Go runtime started: give --pal before --"), palhost.ExitFailed)
 }
 
 // palHost is PID 2: it runs the workload in the PAL.
