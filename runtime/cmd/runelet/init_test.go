@@ -105,3 +105,35 @@ func TestHostDiesWithInit(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLeftoversKilled: outside a PID namespace, what the workload leaves
+// running when it exits is killed and reaped by the init, which then
+// exits with the workload's code.
+func TestLeftoversKilled(t *testing.T) {
+	need(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	p := start(t, nil, baseEnv, "--pal", skeletonPath(3), "--loglevel", "debug", "--", busybox, "sh", "-c",
+		`/bin/busybox sleep 30 </dev/null >/dev/null 2>&1 & echo $! > `+pidFile+`; exit 4`)
+	start := time.Now()
+	if code := p.wait(); code != 4 {
+		t.Errorf("exit code %d, want 4; stderr %q", code, p.stderr.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the init took %s to end", d)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the workload's leftover %d survived the init (%v)", pid, err)
+	}
+	if !strings.Contains(p.stderr.String(), `msg="killing a leftover process"`) {
+		t.Errorf("no leftover killed; stderr %q", p.stderr.String())
+	}
+}

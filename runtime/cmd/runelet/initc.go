@@ -235,3 +235,8 @@ __attribute__((noreturn)) void runelet_init(pid_t host, const sigset_t *all, int
 }
 */
 import "C"
+
+// initForwards tells whether the C init forwards signal sig.
+func initForwards(sig int) bool {
+	return C.init_forwarded(C.int(sig)) != 0
+}
