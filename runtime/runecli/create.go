@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -130,6 +131,10 @@ func startContainer(c *cli.Context, act action) (int, error) {
 	if id == "" {
 		return -1, errEmptyID
 	}
+	if strings.HasPrefix(id, ".") {
+		// rune keeps its own files in --root under names starting with a dot.
+		return -1, fmt.Errorf("creating container %q: a container id may not start with a dot", id)
+	}
 	root := c.GlobalString("root")
 	if _, err := libcontainer.Load(root, id); err == nil {
 		return -1, fmt.Errorf("creating container %q: %w", id, libcontainer.ErrExist)
@@ -191,7 +196,9 @@ func startContainer(c *cli.Context, act action) (int, error) {
 // prepareEnclave validates the enclave configuration and rewrites spec.
 func prepareEnclave(ctx context.Context, cfg *enclave.Config, spec *specs.Spec, runDir string, cacheFD int) error {
 	runelet, wasm := tools()
-	host := enclave.Host{Runelet: runelet, RuneletWasm: wasm, CacheDir: os.Getenv("RUNE_WASM_CACHE"), CacheFD: cacheFD}
+	host := enclave.Host{Runelet: runelet, RuneletWasm: wasm, CacheDir: os.Getenv("RUNE_WASM_CACHE"), CacheFD: cacheFD,
+		// runDir is <root>/<id>/enclave-run: the cache is <root>/.probe-cache.
+		ProbeCacheDir: enclave.ProbeCacheDir(filepath.Dir(filepath.Dir(runDir)))}
 	for _, d := range filepath.SplitList(os.Getenv("RUNE_PAL_DIRS")) {
 		if d != "" {
 			host.PALDirs = append(host.PALDirs, d)

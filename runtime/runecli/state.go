@@ -142,7 +142,7 @@ func listContainers(c *cli.Context) ([]containerState, error) {
 	}
 	var list []containerState
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // rune's own files
 			continue
 		}
 		info, err := e.Info()

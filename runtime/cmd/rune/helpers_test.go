@@ -136,7 +136,9 @@ func (e *env) ids() []string {
 	entries, _ := os.ReadDir(e.root)
 	var ids []string
 	for _, en := range entries {
-		ids = append(ids, en.Name())
+		if !strings.HasPrefix(en.Name(), ".") { // rune's own files (.probe-cache)
+			ids = append(ids, en.Name())
+		}
 	}
 	return ids
 }

@@ -201,6 +201,9 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("create of an existing id: code %d, stderr %q", r.code, r.stderr)
 	}
 	e.must("delete", "--force", "dup")
+	if r := e.rune("create", "--bundle", b, ".probe-cache"); r.code != 1 || !strings.Contains(r.stderr, "may not start with a dot") {
+		t.Errorf("create of a dot id: code %d, stderr %q", r.code, r.stderr)
+	}
 	for _, args := range [][]string{{"start", "nope"}, {"kill", "nope"}, {"state", "nope"}, {"pause", "nope"}, {"delete", "nope"}} {
 		if r := e.rune(args...); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
 			t.Errorf("%v: code %d, stderr %q", args, r.code, r.stderr)
