@@ -33,6 +33,8 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	# Every benchmark once, so that none rots between make bench runs.
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^$$' -bench . -benchtime 1x ./... > /dev/null
 
 demo: build
 	./scripts/demo.sh
