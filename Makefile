@@ -34,7 +34,8 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	# Every benchmark once, so that none rots between make bench runs.
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^$$' -bench . -benchtime 1x ./... > /dev/null
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^$$' -bench . -benchtime 1x ./... > $(BIN)/bench-check.txt 2>&1 \
+		|| { grep -B2 -A20 -E '^(--- FAIL|FAIL|panic)' $(BIN)/bench-check.txt; exit 1; }
 
 demo: build
 	./scripts/demo.sh
