@@ -164,6 +164,22 @@ func (o *Options) Config(cat *registry.Catalog, log *slog.Logger) (*ratstls.Conf
 	}, nil
 }
 
+// Start makes the logger and the instance catalogue the flags ask for.
+// With --list-instances it writes the listing to w and returns listed
+// true: the command has nothing more to do.
+func (o *Options) Start(ctx context.Context, w io.Writer) (log *slog.Logger, cat *registry.Catalog, listed bool, err error) {
+	if log, err = o.Logger(); err != nil {
+		return nil, nil, false, err
+	}
+	if cat, err = o.Catalog(ctx, log); err != nil {
+		return nil, nil, false, err
+	}
+	if o.ListInstances {
+		return log, cat, true, PrintInstances(ctx, w, cat, o.JSON)
+	}
+	return log, cat, false, nil
+}
+
 // PrintInstances writes the catalogue listing, as a table or JSON.
 func PrintInstances(ctx context.Context, w io.Writer, cat *registry.Catalog, asJSON bool) error {
 	rows := cat.List(ctx)
@@ -197,16 +213,9 @@ func Main(prog string, run func(ctx context.Context, opts *Options, log *slog.Lo
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		defer plugin.CleanupClients()
-		log, err := opts.Logger()
-		if err != nil {
+		log, cat, listed, err := opts.Start(ctx, os.Stdout)
+		if err != nil || listed {
 			return err
-		}
-		cat, err := opts.Catalog(ctx, log)
-		if err != nil {
-			return err
-		}
-		if opts.ListInstances {
-			return PrintInstances(ctx, os.Stdout, cat, opts.JSON)
 		}
 		cfg, err := opts.Config(cat, log)
 		if err != nil {

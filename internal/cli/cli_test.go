@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/inclavare/inclavare/framework/builtins"
 	"github.com/inclavare/inclavare/framework/instance"
 	"github.com/inclavare/inclavare/framework/registry"
 	"github.com/inclavare/inclavare/internal/cli"
@@ -247,5 +248,27 @@ func TestRegisterRatsTLS(t *testing.T) {
 	want := cli.Options{Attester: "sev_snp", AllowSimulated: true, LogLevel: "info", Freshness: "nonce", RequireFreshness: "none"}
 	if *o != want {
 		t.Errorf("parsed %+v, want %+v", *o, want)
+	}
+}
+
+func TestStart(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	o := cli.Register(fs)
+	if err := fs.Parse([]string{"--plugin-dir", t.TempDir(), "--list-instances", "--json"}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log, cat, listed, err := o.Start(context.Background(), &out)
+	if err != nil || !listed || log == nil || cat == nil || !strings.Contains(out.String(), `"nullattester"`) {
+		t.Fatalf("--list-instances: listed %v, %v, output %q", listed, err, out.String())
+	}
+	o.ListInstances = false
+	out.Reset()
+	if _, _, listed, err := o.Start(context.Background(), &out); err != nil || listed || out.Len() != 0 {
+		t.Fatalf("without --list-instances: listed %v, %v, output %q", listed, err, out.String())
+	}
+	o.LogLevel = "loud"
+	if _, _, _, err := o.Start(context.Background(), &out); err == nil {
+		t.Fatal("a bad log level accepted")
 	}
 }

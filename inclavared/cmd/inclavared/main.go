@@ -61,16 +61,9 @@ func run(ctx context.Context, fs *flag.FlagSet, opts *cli.Options, settings *con
 			return err
 		}
 	}
-	log, err := opts.Logger()
-	if err != nil {
+	log, cat, listed, err := opts.Start(ctx, os.Stdout)
+	if err != nil || listed {
 		return err
-	}
-	cat, err := opts.Catalog(ctx, log)
-	if err != nil {
-		return err
-	}
-	if opts.ListInstances {
-		return cli.PrintInstances(ctx, os.Stdout, cat, opts.JSON)
 	}
 	addrs, err := settings.Check()
 	if err != nil {

@@ -71,16 +71,9 @@ func remoteAttestationCommand(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer plugin.CleanupClients()
-	log, err := opts.Logger()
-	if err != nil {
+	log, cat, listed, err := opts.Start(ctx, stdout)
+	if err != nil || listed {
 		return err
-	}
-	cat, err := opts.Catalog(ctx, log)
-	if err != nil {
-		return err
-	}
-	if opts.ListInstances {
-		return cli.PrintInstances(ctx, stdout, cat, opts.JSON)
 	}
 	// --policy appraises the workload; the channel has its own.
 	workloadPolicy := opts.Policy
