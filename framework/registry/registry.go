@@ -241,9 +241,9 @@ func (c *Catalog) selectBest(ctx context.Context, kind instance.Kind, evType str
 		what = fmt.Sprintf("%s for evidence type %q", kind, evType)
 	}
 	if len(errs) == 0 {
-		return Selected{}, fmt.Errorf("no %s: %w", what, ErrNotFound)
+		return Selected{}, fmt.Errorf("no %s: %w (see --list-instances for what is available)", what, ErrNotFound)
 	}
-	return Selected{}, fmt.Errorf("no usable %s: %w", what, errors.Join(errs...))
+	return Selected{}, fmt.Errorf("no usable %s (see --list-instances): %w", what, errors.Join(errs...))
 }
 
 func (c *Catalog) create(ctx context.Context, r *Registration, evType string, opts instance.Options) (Selected, error) {

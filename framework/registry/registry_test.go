@@ -184,8 +184,8 @@ func TestSelectNotFound(t *testing.T) {
 
 	// Nothing of the kind at all.
 	_, err = cat.Select(ctx, instance.KindAttester, "", instance.Options{})
-	if !errors.Is(err, registry.ErrNotFound) {
-		t.Fatalf("Select(attester) error %v does not wrap ErrNotFound", err)
+	if !errors.Is(err, registry.ErrNotFound) || !strings.Contains(err.Error(), "--list-instances") {
+		t.Fatalf("Select(attester) error %v: want ErrNotFound with the --list-instances hint", err)
 	}
 	_, err = cat.SelectVerifier(ctx, "", "sgx_ecdsa", instance.Options{})
 	if !errors.Is(err, registry.ErrNotFound) || !strings.Contains(err.Error(), `"sgx_ecdsa"`) {
