@@ -160,59 +160,27 @@ func StartWith(t testing.TB, network string, cfg *ratstls.Config, answer func(ct
 		t.Fatal(err)
 	}
 	in := &Inclavared{Addr: network + "://" + l.Addr().String()}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
+	serve(t, ctx, cancel, l, cfg, func(c *ratstls.Conn) {
+		if err := c.HandshakeContext(ctx); err != nil {
+			return
+		}
+		req := make([]byte, len(api.GetEnclaveInfoLine))
+		if _, err := io.ReadFull(c, req); err != nil {
+			return
+		}
+		actx := ctx
+		if string(req) != api.GetEnclaveInfoLine {
+			rest := make([]byte, api.NonceLineSize-len(req))
+			if _, err := io.ReadFull(c, rest); err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				if err := c.(*ratstls.Conn).HandshakeContext(ctx); err != nil {
-					return
-				}
-				req := make([]byte, len(api.GetEnclaveInfoLine))
-				if _, err := io.ReadFull(c, req); err != nil {
-					return
-				}
-				actx := ctx
-				if string(req) != api.GetEnclaveInfoLine {
-					rest := make([]byte, api.NonceLineSize-len(req))
-					if _, err := io.ReadFull(c, rest); err != nil {
-						return
-					}
-					n, ok := api.ParseNonceLine(append(req, rest...))
-					if !ok {
-						return
-					}
-					actx = context.WithValue(ctx, nonceKey{}, &n)
-				}
-				answer(actx, c)
-			}()
+			n, ok := api.ParseNonceLine(append(req, rest...))
+			if !ok {
+				return
+			}
+			actx = context.WithValue(ctx, nonceKey{}, &n)
 		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-		cfg.Close()
+		answer(actx, c)
 	})
 	return in
 }
@@ -289,6 +257,19 @@ func StartWorkload(t testing.TB, attester string) string {
 		cancel()
 		t.Fatal(err)
 	}
+	serve(t, ctx, cancel, l, cfg, func(c *ratstls.Conn) {
+		if c.HandshakeContext(ctx) == nil {
+			io.Copy(c, c)
+		}
+	})
+	return l.Addr().String()
+}
+
+// serve accepts connections on l until the end of the test, each handled
+// (then closed) on a goroutine of its own. At the end of the test it
+// cancels ctx, closes l and every connection, waits for the handlers and
+// closes cfg.
+func serve(t testing.TB, ctx context.Context, cancel context.CancelFunc, l net.Listener, cfg *ratstls.Config, handle func(*ratstls.Conn)) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -309,9 +290,7 @@ func StartWorkload(t testing.TB, attester string) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				if c.(*ratstls.Conn).HandshakeContext(ctx) == nil {
-					io.Copy(c, c)
-				}
+				handle(c.(*ratstls.Conn))
 			}()
 		}
 	}()
@@ -326,5 +305,4 @@ func StartWorkload(t testing.TB, attester string) string {
 		wg.Wait()
 		cfg.Close()
 	})
-	return l.Addr().String()
 }
