@@ -18,6 +18,7 @@ import (
 	"github.com/inclavare/inclavare/appraisal/policy"
 	"github.com/inclavare/inclavare/internal/testvectors"
 	"github.com/inclavare/inclavare/shelter/verify"
+	"github.com/inclavare/inclavare/shelter/verify/verifytest"
 )
 
 // The production TDX quote: unbound it is a warning, with its report data
@@ -106,7 +107,7 @@ func TestVerifyPolicyRefuses(t *testing.T) {
 func TestVerifySimulated(t *testing.T) {
 	rd := bytes.Repeat([]byte{7}, 64)
 	report := simulatedSNPReport(t, rd)
-	cert := peerCertificate(t, "sgx_ecdsa_sim")
+	cert := verifytest.PeerCertificate(t, "sgx_ecdsa_sim")
 
 	_, strict := newServer(t, Config{})
 	for name, body := range map[string][]byte{"report": report, "certificate": cert} {

@@ -4,46 +4,13 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
-	"io"
 	"testing"
 
 	"github.com/inclavare/inclavare/appraisal/ear"
-	_ "github.com/inclavare/inclavare/framework/builtins"
-	"github.com/inclavare/inclavare/framework/ratstls"
 	"github.com/inclavare/inclavare/internal/testvectors"
+	"github.com/inclavare/inclavare/shelter/verify/verifytest"
 	snp "github.com/inclavare/inclavare/tee/sevsnp"
 )
-
-// peerCertificate runs a Rats-TLS handshake with a server attesting with
-// attester and returns the server's leaf certificate as PEM: a certificate
-// carrying evidence exactly as a peer presents it.
-func peerCertificate(t *testing.T, attester string) []byte {
-	t.Helper()
-	ctx := context.Background()
-	srv := &ratstls.Config{Attester: attester, Freshness: ratstls.FreshnessNone}
-	t.Cleanup(func() { srv.Close() })
-	l, err := ratstls.Listen(ctx, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		io.Copy(io.Discard, c)
-	}()
-	cli := &ratstls.Config{AllowSimulated: true, Freshness: ratstls.FreshnessNone}
-	t.Cleanup(func() { cli.Close() })
-	c, err := ratstls.Dial(ctx, "tcp", l.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Peer().Certificate.Raw})
-}
 
 // A certificate carrying evidence verifies, and its report data is checked
 // against the certificate's key without --report-data.
@@ -54,7 +21,7 @@ func TestCertificateCarryingEvidence(t *testing.T) {
 		{"tdx_ecdsa_sim", TypeTDX},
 	} {
 		t.Run(c.attester, func(t *testing.T) {
-			cert := peerCertificate(t, c.attester)
+			cert := verifytest.PeerCertificate(t, c.attester)
 			if _, err := Evidence(context.Background(), cert, Options{}); err == nil {
 				t.Fatal("simulated evidence accepted without AllowSimulated")
 			}
@@ -88,7 +55,7 @@ func TestCertificateCarryingEvidence(t *testing.T) {
 
 // A certificate whose signature or evidence was changed is refused.
 func TestCertificateTampered(t *testing.T) {
-	blk, _ := pem.Decode(peerCertificate(t, "sev_snp_sim"))
+	blk, _ := pem.Decode(verifytest.PeerCertificate(t, "sev_snp_sim"))
 	der := blk.Bytes
 	for name, i := range map[string]int{
 		"signature":       len(der) - 2,
